@@ -1,0 +1,228 @@
+//! The castellan binary: `castellan serve` runs the server; `castellan
+//! tenants ...` manages tenants in the configured store.
+
+mod config;
+mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use castellan_crypto::PasswordHasher;
+use castellan_domain::SystemClock;
+use castellan_service::bootstrap::BootstrapInput;
+use castellan_service::App;
+use castellan_store::Store;
+use clap::{Parser, Subcommand};
+
+use config::{ServeArgs, Settings};
+
+#[derive(Parser)]
+#[command(name = "castellan", version, about = "A self-hosted identity server that speaks Auth0's APIs")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage tenants (each is served at its own domain).
+    #[command(subcommand)]
+    Tenants(TenantsCmd),
+}
+
+#[derive(Subcommand)]
+enum TenantsCmd {
+    /// Create a tenant at --domain HOST[:PORT] with the same bootstrap as the first start.
+    Create {
+        #[command(flatten)]
+        store: ServeArgs,
+    },
+    /// Change castellan's own settings of the tenant at --domain.
+    Set {
+        /// Lift Auth0's 1000-result cap on user search paging.
+        #[arg(long)]
+        lift_search_cap: Option<bool>,
+        #[command(flatten)]
+        store: ServeArgs,
+    },
+    /// List tenant domains.
+    List {
+        #[command(flatten)]
+        store: ServeArgs,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => fail(&format!("cannot start the runtime: {e}")),
+    };
+    let result = runtime.block_on(async move {
+        match cli.cmd {
+            Cmd::Serve(args) => serve(args.resolve()?).await,
+            Cmd::Tenants(t) => tenants(t).await,
+        }
+    });
+    if let Err(e) = result {
+        fail(&e);
+    }
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("castellan: {msg}");
+    std::process::exit(1);
+}
+
+/// Every Management API scope named in Auth0's OpenAPI, with a readable
+/// description ("read:users" -> "Read Users").
+fn management_scopes() -> Vec<(String, String)> {
+    let mut all: Vec<&str> = castellan_http::endpoints::ENDPOINTS.iter().flat_map(|e| e.scopes.iter().copied()).collect();
+    all.sort_unstable();
+    all.dedup();
+    all.into_iter()
+        .map(|s| {
+            let words: Vec<String> = s
+                .split([':', '_'])
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+                })
+                .collect();
+            (s.to_string(), words.join(" "))
+        })
+        .collect()
+}
+
+async fn open(settings: &Settings) -> Result<App, String> {
+    if !settings.database_url.starts_with("postgres") {
+        std::fs::create_dir_all(&settings.data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", settings.data_dir.display()))?;
+    }
+    let store = Store::connect(&settings.database_url).await.map_err(|e| format!("cannot open the store: {e}"))?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    Ok(App::new(store, Arc::new(SystemClock), PasswordHasher::new(cores)))
+}
+
+async fn bootstrap(app: &App, domain: &str, id: Option<String>, secret: Option<String>) -> Result<(), String> {
+    let scopes = management_scopes();
+    let made = app
+        .bootstrap_tenant(BootstrapInput { domain, management_scopes: &scopes, admin_client_id: id, admin_client_secret: secret })
+        .await
+        .map_err(|e| format!("bootstrap of {domain} failed: {e}"))?;
+    if let Some(b) = made {
+        tracing::info!(domain, client_id = %b.admin_client_id, "created tenant with an admin application");
+        if let Some(secret) = b.generated_secret {
+            // Printed once, on stdout only, so it can be captured; never logged.
+            println!("castellan: tenant {domain} created.\n  admin client_id:     {}\n  admin client_secret: {secret}\n  (the secret is shown only now; store it safely)", b.admin_client_id);
+        }
+    }
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    init_logging(&settings.log);
+    let app = open(&settings).await?;
+    bootstrap(&app, &settings.domain, settings.bootstrap_client_id.clone(), settings.bootstrap_client_secret.clone()).await?;
+    let addr: SocketAddr = settings.listen.parse().map_err(|e| format!("--listen {}: {e}", settings.listen))?;
+    let router = castellan_http::router(app.clone());
+    let handle = axum_server::Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+    let service = router.into_make_service();
+    if settings.tls {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let pem = match (&settings.tls_cert, &settings.tls_key) {
+            (Some(c), Some(k)) => tls::Pem {
+                cert: std::fs::read(c).map_err(|e| format!("{}: {e}", c.display()))?,
+                key: std::fs::read(k).map_err(|e| format!("{}: {e}", k.display()))?,
+            },
+            _ => tls::ensure_local_certs(&settings.data_dir, &settings.domain)?,
+        };
+        let cfg = axum_server::tls_rustls::RustlsConfig::from_pem(pem.cert, pem.key)
+            .await
+            .map_err(|e| format!("invalid TLS certificate or key: {e}"))?;
+        tracing::info!(%addr, domain = %settings.domain, "castellan listening (https)");
+        axum_server::bind_rustls(addr, cfg).handle(handle).serve(service).await.map_err(|e| e.to_string())?;
+    } else {
+        tracing::info!(%addr, domain = %settings.domain, "castellan listening (http)");
+        axum_server::bind(addr).handle(handle).serve(service).await.map_err(|e| e.to_string())?;
+    }
+    app.store.close().await;
+    tracing::info!("castellan stopped");
+    Ok(())
+}
+
+async fn shutdown_on_signal(handle: axum_server::Handle) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: draining connections");
+    handle.graceful_shutdown(Some(Duration::from_secs(10)));
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+async fn tenants(cmd: TenantsCmd) -> Result<(), String> {
+    match cmd {
+        TenantsCmd::Create { store } => {
+            let tenant_domain = store.domain.clone().ok_or("--domain HOST is required")?;
+            let settings = store.resolve()?;
+            init_logging("warn");
+            let app = open(&settings).await?;
+            let domain = tenant_domain.to_ascii_lowercase();
+            if app.store.tenant_by_domain(&domain).await.map_err(|e| e.to_string())?.is_some() {
+                return Err(format!("tenant {domain} already exists"));
+            }
+            bootstrap(&app, &domain, None, None).await
+        }
+        TenantsCmd::Set { lift_search_cap, store } => {
+            let tenant_domain = store.domain.clone().ok_or("--domain HOST is required")?;
+            let settings = store.resolve()?;
+            let app = open(&settings).await?;
+            let domain = tenant_domain.to_ascii_lowercase();
+            let tenant = app
+                .store
+                .tenant_by_domain(&domain)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no tenant {domain}"))?;
+            let mut s: castellan_service::TenantSettings = serde_json::from_value(tenant.settings).unwrap_or_default();
+            if let Some(v) = lift_search_cap {
+                s.lift_search_cap = v;
+            }
+            let json = serde_json::to_value(&s).map_err(|e| e.to_string())?;
+            app.store.set_tenant_settings(tenant.id, &json).await.map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            Ok(())
+        }
+        TenantsCmd::List { store } => {
+            let settings = store.resolve()?;
+            let app = open(&settings).await?;
+            for d in app.store.list_tenant_domains().await.map_err(|e| e.to_string())? {
+                println!("{d}");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The endpoints castellan serves: (METHOD, path template) pairs spelled exactly
+//! as in [`crate::endpoints::ENDPOINTS`]. Every other endpoint in that table is
+//! answered with an Auth0-shaped 501, and docs/compatibility.md is rendered from
+//! both lists (`UPDATE_COMPAT_DOC=1 cargo test -p castellan-http --test compat_doc`).
+//!
+//! Add an entry here in the same change that adds its route.
+
+use crate::endpoints::Endpoint;
+
+/// (METHOD, template) of every endpoint castellan serves.
+pub const IMPLEMENTED: &[(&str, &str)] = &[
+    // Authentication API
+    ("POST", "/oauth/token"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/.well-known/openid-configuration"),
+    // Management API: users
+    ("GET", "/api/v2/users"),
+    ("POST", "/api/v2/users"),
+    ("GET", "/api/v2/users/{id}"),
+    ("PATCH", "/api/v2/users/{id}"),
+    ("DELETE", "/api/v2/users/{id}"),
+    ("GET", "/api/v2/users-by-email"),
+];
+
+/// Whether castellan serves this (method, template) pair.
+pub fn is_implemented(method: &str, template: &str) -> bool {
+    IMPLEMENTED
+        .iter()
+        .any(|&(m, t)| m == method && t == template)
+}
+
+/// Whether castellan serves this endpoint.
+pub fn serves(ep: &Endpoint) -> bool {
+    is_implemented(ep.method, ep.path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoints::lookup;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_implemented_entry_is_a_known_endpoint() {
+        for &(method, template) in IMPLEMENTED {
+            assert!(
+                lookup(method, template).is_some(),
+                "IMPLEMENTED lists {method} {template}, which is not in ENDPOINTS \
+                 (check the template's spelling, e.g. `{{id}}`, in endpoints_table.rs)"
+            );
+        }
+    }
+
+    #[test]
+    fn no_duplicates() {
+        let mut seen = HashSet::new();
+        for entry in IMPLEMENTED {
+            assert!(seen.insert(entry), "{entry:?} is listed twice");
+        }
+    }
+
+    #[test]
+    fn serves_matches_the_list() {
+        let served = lookup("GET", "/api/v2/users").map(serves);
+        assert_eq!(served, Some(true));
+        let not_served = lookup("GET", "/api/v2/roles").map(serves);
+        assert_eq!(not_served, Some(false));
+    }
+}

@@ -1,0 +1,13 @@
+//! HTTP surfaces of castellan: the Management API (/api/v2), the Authentication
+//! API (/oauth, /.well-known) and health probes. Handlers are thin: extract,
+//! check the scope, call one service function, map the result.
+
+pub mod endpoints;
+pub mod error;
+pub mod extract;
+pub mod implemented;
+mod oauth;
+mod router;
+mod users;
+
+pub use router::router;

@@ -1,0 +1,37 @@
+//! castellan's use cases: the one place that orchestrates the store, crypto
+//! and domain rules. HTTP handlers call exactly one function here.
+
+pub mod bootstrap;
+pub mod error;
+pub mod tenants;
+pub mod token;
+pub mod users;
+
+use std::sync::Arc;
+
+use castellan_crypto::PasswordHasher;
+use castellan_domain::Clock;
+use castellan_store::Store;
+
+pub use error::{OAuthError, ServiceError};
+pub use tenants::{Tenant, TenantSettings};
+pub use token::{Principal, TokenRequest, TokenResponse};
+
+/// Everything a request needs, cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: PasswordHasher,
+    tenants: Arc<tenants::TenantCache>,
+}
+
+impl App {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, hasher: PasswordHasher) -> Self {
+        App { store, clock, hasher, tenants: Arc::new(tenants::TenantCache::default()) }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}

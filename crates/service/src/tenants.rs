@@ -1,0 +1,80 @@
+//! Tenants: resolved from the request's host, with their signing keys parsed
+//! once and cached. Settings are re-read every few seconds so a change made
+//! by another instance or the CLI takes effect without a restart.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use castellan_crypto::{KeyRing, SecretHasher, SigningKey};
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+
+use crate::{App, ServiceError};
+
+const SETTINGS_TTL: Duration = Duration::from_secs(5);
+
+/// castellan's own tenant settings (beyond Auth0's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TenantSettings {
+    /// Lifts Auth0's 1000-result paging cap on user search.
+    #[serde(default)]
+    pub lift_search_cap: bool,
+}
+
+#[derive(Debug)]
+pub struct Tenant {
+    pub id: i64,
+    pub domain: String,
+    pub issuer: String,
+    pub management_audience: String,
+    pub keys: KeyRing,
+    pub secrets: SecretHasher,
+    pub settings: TenantSettings,
+}
+
+#[derive(Default)]
+pub(crate) struct TenantCache {
+    by_domain: RwLock<HashMap<String, (Instant, Arc<Tenant>)>>,
+}
+
+impl App {
+    /// The tenant for a Host header value (`host[:port]`, case-insensitive).
+    pub async fn tenant_for_host(&self, host: &str) -> Result<Option<Arc<Tenant>>, ServiceError> {
+        let domain = host.trim().to_ascii_lowercase();
+        if let Some((at, t)) = self.tenants.by_domain.read().await.get(&domain) {
+            if at.elapsed() < SETTINGS_TTL {
+                return Ok(Some(t.clone()));
+            }
+        }
+        let Some(row) = self.store.tenant_by_domain(&domain).await? else {
+            return Ok(None);
+        };
+        let keys = self.store.signing_keys(row.id).await?;
+        let mut ring = Vec::with_capacity(keys.len());
+        for k in keys {
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(&k.der_b64)
+                .map_err(|e| ServiceError::Internal(format!("stored key {}: {e}", k.kid)))?;
+            ring.push(Arc::new(SigningKey::from_pkcs8(&der)?));
+        }
+        let hash_key = hex::decode(&row.hash_key).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let tenant = Arc::new(Tenant {
+            id: row.id,
+            issuer: format!("https://{}/", row.domain),
+            management_audience: format!("https://{}/api/v2/", row.domain),
+            domain: row.domain,
+            keys: KeyRing { keys: ring },
+            secrets: SecretHasher::new(&hash_key),
+            settings: serde_json::from_value(row.settings).unwrap_or_default(),
+        });
+        self.tenants.by_domain.write().await.insert(domain, (Instant::now(), tenant.clone()));
+        Ok(Some(tenant))
+    }
+
+    /// Forgets cached tenants (after a change made in this process).
+    pub async fn invalidate_tenants(&self) {
+        self.tenants.by_domain.write().await.clear();
+    }
+}

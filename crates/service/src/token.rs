@@ -1,0 +1,155 @@
+//! /oauth/token (client credentials) and the verification of Management API
+//! bearer tokens.
+
+use std::collections::BTreeSet;
+
+use castellan_crypto::{verify, JwtError, VerifyOptions};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::{App, OAuthError, Tenant};
+
+/// A token request from a JSON or form body (null and "" mean absent).
+#[derive(Debug, Default, Clone)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<castellan_crypto::Secret>,
+    pub audience: Option<String>,
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub scope: String,
+    pub expires_in: i64,
+    pub token_type: &'static str,
+}
+
+fn unauthorized() -> OAuthError {
+    OAuthError::new(401, "access_denied", "Unauthorized")
+}
+
+impl App {
+    pub async fn token(&self, tenant: &Tenant, req: TokenRequest) -> Result<TokenResponse, OAuthError> {
+        let grant = req
+            .grant_type
+            .as_deref()
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: grant_type"))?;
+        match grant {
+            "client_credentials" => self.client_credentials(tenant, req).await,
+            "authorization_code" | "password" | "refresh_token" | "http://auth0.com/oauth/grant-type/password-realm"
+            | "urn:ietf:params:oauth:grant-type:device_code" | "urn:ietf:params:oauth:grant-type:token-exchange"
+            | "http://auth0.com/oauth/grant-type/passwordless/otp" | "http://auth0.com/oauth/grant-type/mfa-otp"
+            | "http://auth0.com/oauth/grant-type/mfa-oob" | "http://auth0.com/oauth/grant-type/mfa-recovery-code" => {
+                Err(OAuthError::new(501, "unsupported_grant_type", format!("castellan does not support the grant type '{grant}' yet.")))
+            }
+            other => Err(OAuthError::new(403, "unsupported_grant_type", format!("Unsupported grant type: {other}"))),
+        }
+    }
+
+    async fn client_credentials(&self, tenant: &Tenant, req: TokenRequest) -> Result<TokenResponse, OAuthError> {
+        let client_id = req
+            .client_id
+            .as_deref()
+            .ok_or_else(|| OAuthError::new(401, "access_denied", "Unauthorized"))?;
+        let secret = req.client_secret.as_ref().ok_or_else(unauthorized)?;
+        let (client, stored_hash) = self
+            .store
+            .client_by_id(tenant.id, client_id)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .ok_or_else(unauthorized)?;
+        if !tenant.secrets.verify(secret.expose(), &stored_hash) {
+            return Err(unauthorized());
+        }
+        if !client.grant_types.iter().any(|g| g == "client_credentials") {
+            let mut e = OAuthError::new(403, "unauthorized_client", "Grant type 'client_credentials' not allowed for the client.");
+            e.uri = Some("https://auth0.com/docs/clients/client-grant-types");
+            return Err(e);
+        }
+        let audience = req.audience.as_deref().ok_or_else(|| {
+            OAuthError::new(403, "access_denied", "No audience parameter was provided, and no default audience has been configured")
+        })?;
+        let api = self
+            .store
+            .resource_server_by_identifier(tenant.id, audience)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .ok_or_else(|| OAuthError::new(403, "access_denied", format!("Service not enabled within domain: {audience}")))?;
+        let grant = self
+            .store
+            .client_grant_for(tenant.id, client_id, audience)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .ok_or_else(|| {
+                OAuthError::new(
+                    403,
+                    "access_denied",
+                    format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
+                )
+            })?;
+        let scopes: Vec<String> = match req.scope.as_deref() {
+            Some(requested) => {
+                let asked: BTreeSet<&str> = requested.split_whitespace().collect();
+                let missing: Vec<&str> = asked.iter().copied().filter(|s| !grant.scope.iter().any(|g| g == s)).collect();
+                if !missing.is_empty() {
+                    return Err(OAuthError::new(403, "access_denied", format!("Client has not been granted scopes: {}", missing.join(" "))));
+                }
+                grant.scope.iter().filter(|s| asked.contains(s.as_str())).cloned().collect()
+            }
+            None => grant.scope.clone(),
+        };
+        let scope = scopes.join(" ");
+        let now = self.now_ms() / 1000;
+        let claims = json!({
+            "iss": tenant.issuer,
+            "sub": format!("{client_id}@clients"),
+            "aud": audience,
+            "iat": now,
+            "exp": now + api.token_lifetime,
+            "scope": scope,
+            "gty": "client-credentials",
+            "azp": client_id,
+        });
+        let key = tenant.keys.current().ok_or_else(OAuthError::internal)?;
+        let access_token = key.sign_jwt(&claims).map_err(|_| OAuthError::internal())?;
+        Ok(TokenResponse { access_token, scope, expires_in: api.token_lifetime, token_type: "Bearer" })
+    }
+
+    /// Verifies a Management API bearer token for this tenant.
+    pub fn management_principal(&self, tenant: &Tenant, token: &str) -> Result<Principal, JwtError> {
+        let opts = VerifyOptions {
+            issuer: &tenant.issuer,
+            audience: &tenant.management_audience,
+            now_secs: self.now_ms() / 1000,
+        };
+        let claims = verify(token, &tenant.keys, &opts)?;
+        let scopes = claims
+            .get("scope")
+            .and_then(|s| s.as_str())
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let client_id = claims.get("azp").and_then(|s| s.as_str()).map(str::to_string);
+        let subject = claims.get("sub").and_then(|s| s.as_str()).unwrap_or_default().to_string();
+        Ok(Principal { subject, client_id, scopes })
+    }
+}
+
+/// Who called the Management API, and with which scopes.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub subject: String,
+    pub client_id: Option<String>,
+    pub scopes: BTreeSet<String>,
+}
+
+impl Principal {
+    pub fn has(&self, scope: &str) -> bool {
+        self.scopes.contains(scope)
+    }
+    pub fn has_any(&self, scopes: &[&str]) -> bool {
+        scopes.iter().any(|s| self.has(s))
+    }
+}

@@ -1,0 +1,157 @@
+//! Tenants, their signing keys, and the tenant's configuration documents:
+//! resource servers, clients, client grants and connections. Documents are
+//! stored as JSON beside the columns they are looked up by.
+
+use castellan_domain::tenant_model::{Client, ClientGrant, Connection, ResourceServer};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::sql::Sql;
+use crate::{conflict_or, get_i64, get_str, Result, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct TenantRow {
+    pub id: i64,
+    pub domain: String,
+    pub hash_key: String,
+    pub settings: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    pub kid: String,
+    pub der_b64: String,
+    pub state: String,
+}
+
+fn to_doc<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_doc<T: DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store {
+    pub async fn create_tenant(&self, domain: &str, hash_key: &str, now_ms: i64) -> Result<TenantRow> {
+        let _w = self.write_guard().await;
+        let mut q = Sql::new("INSERT INTO tenants (domain, hash_key, settings, created_at) VALUES (");
+        q.text(domain).push(", ").text(hash_key).push(", '{}', ").int(now_ms).push(")");
+        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "tenant exists"))?;
+        drop(_w);
+        self.tenant_by_domain(domain).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn tenant_by_domain(&self, domain: &str) -> Result<Option<TenantRow>> {
+        let mut q = Sql::new("SELECT id, domain, hash_key, settings FROM tenants WHERE domain = ");
+        q.text(domain);
+        let row = q.build().fetch_optional(&self.pool).await?;
+        row.map(|r| {
+            Ok(TenantRow {
+                id: get_i64(&r, "id")?,
+                domain: get_str(&r, "domain")?,
+                hash_key: get_str(&r, "hash_key")?,
+                settings: from_doc(&get_str(&r, "settings")?)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn set_tenant_settings(&self, tenant: i64, settings: &serde_json::Value) -> Result<()> {
+        let _w = self.write_guard().await;
+        let mut q = Sql::new("UPDATE tenants SET settings = ");
+        q.text(settings.to_string()).push(" WHERE id = ").int(tenant);
+        q.build().execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn list_tenant_domains(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT domain FROM tenants ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| get_str(r, "domain")).collect()
+    }
+
+    pub async fn insert_signing_key(&self, tenant: i64, kid: &str, der_b64: &str, state: &str, now_ms: i64) -> Result<()> {
+        let _w = self.write_guard().await;
+        let mut q = Sql::new("INSERT INTO signing_keys (tenant_id, kid, der, state, created_at) VALUES (");
+        q.int(tenant).push(", ").text(kid).push(", ").text(der_b64).push(", ").text(state).push(", ").int(now_ms).push(")");
+        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "key exists"))?;
+        Ok(())
+    }
+
+    /// Keys in signing order: `current` first, then `next`, then `previous`.
+    pub async fn signing_keys(&self, tenant: i64) -> Result<Vec<KeyRow>> {
+        let mut q = Sql::new(
+            "SELECT kid, der, state FROM signing_keys WHERE tenant_id = ",
+        );
+        q.int(tenant).push(
+            " ORDER BY CASE state WHEN 'current' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, created_at DESC",
+        );
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok(KeyRow { kid: get_str(r, "kid")?, der_b64: get_str(r, "der")?, state: get_str(r, "state")? }))
+            .collect()
+    }
+
+    pub async fn insert_resource_server(&self, tenant: i64, rs: &ResourceServer) -> Result<()> {
+        let _w = self.write_guard().await;
+        let mut q = Sql::new("INSERT INTO resource_servers (tenant_id, id, identifier, doc) VALUES (");
+        q.int(tenant).push(", ").text(&rs.id).push(", ").text(&rs.identifier).push(", ").text(to_doc(rs)?).push(")");
+        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "resource server exists"))?;
+        Ok(())
+    }
+
+    pub async fn resource_server_by_identifier(&self, tenant: i64, identifier: &str) -> Result<Option<ResourceServer>> {
+        let mut q = Sql::new("SELECT doc FROM resource_servers WHERE tenant_id = ");
+        q.int(tenant).push(" AND identifier = ").text(identifier);
+        self.one_doc(q).await
+    }
+
+    pub async fn insert_client(&self, tenant: i64, client: &Client, secret_hash: &str) -> Result<()> {
+        let _w = self.write_guard().await;
+        let mut q = Sql::new("INSERT INTO clients (tenant_id, client_id, secret_hash, doc) VALUES (");
+        q.int(tenant).push(", ").text(&client.client_id).push(", ").text(secret_hash).push(", ").text(to_doc(client)?).push(")");
+        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "client exists"))?;
+        Ok(())
+    }
+
+    /// A client and its secret hash.
+    pub async fn client_by_id(&self, tenant: i64, client_id: &str) -> Result<Option<(Client, String)>> {
+        let mut q = Sql::new("SELECT doc, secret_hash FROM clients WHERE tenant_id = ");
+        q.int(tenant).push(" AND client_id = ").text(client_id);
+        let row = q.build().fetch_optional(&self.pool).await?;
+        row.map(|r| Ok((from_doc(&get_str(&r, "doc")?)?, get_str(&r, "secret_hash")?))).transpose()
+    }
+
+    pub async fn insert_client_grant(&self, tenant: i64, g: &ClientGrant) -> Result<()> {
+        let _w = self.write_guard().await;
+        let mut q = Sql::new("INSERT INTO client_grants (tenant_id, id, client_id, audience, doc) VALUES (");
+        q.int(tenant).push(", ").text(&g.id).push(", ").text(&g.client_id).push(", ").text(&g.audience).push(", ").text(to_doc(g)?).push(")");
+        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "client grant exists"))?;
+        Ok(())
+    }
+
+    pub async fn client_grant_for(&self, tenant: i64, client_id: &str, audience: &str) -> Result<Option<ClientGrant>> {
+        let mut q = Sql::new("SELECT doc FROM client_grants WHERE tenant_id = ");
+        q.int(tenant).push(" AND client_id = ").text(client_id).push(" AND audience = ").text(audience);
+        self.one_doc(q).await
+    }
+
+    pub async fn insert_connection(&self, tenant: i64, c: &Connection) -> Result<()> {
+        let _w = self.write_guard().await;
+        let mut q = Sql::new("INSERT INTO connections (tenant_id, id, name, doc) VALUES (");
+        q.int(tenant).push(", ").text(&c.id).push(", ").text(&c.name).push(", ").text(to_doc(c)?).push(")");
+        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "connection exists"))?;
+        Ok(())
+    }
+
+    pub async fn connection_by_name(&self, tenant: i64, name: &str) -> Result<Option<Connection>> {
+        let mut q = Sql::new("SELECT doc FROM connections WHERE tenant_id = ");
+        q.int(tenant).push(" AND name = ").text(name);
+        self.one_doc(q).await
+    }
+
+    async fn one_doc<T: DeserializeOwned>(&self, q: Sql) -> Result<Option<T>> {
+        let row = q.build().fetch_optional(&self.pool).await?;
+        row.map(|r| from_doc(&get_str(&r, "doc")?)).transpose()
+    }
+}

@@ -1,0 +1,138 @@
+//! Per-dialect DDL, applied in order and recorded in `schema_migrations`.
+
+use sqlx::Executor;
+
+use crate::{Dialect, Result, Store};
+
+/// Each migration is written once with two placeholders: `{pk}` (an
+/// auto-increment primary key) and `{text}` (a text column compared
+/// byte-wise, so prefix ranges behave the same on both backends).
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tenants (
+    id {pk},
+    domain TEXT NOT NULL UNIQUE,
+    hash_key TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE signing_keys (
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    kid TEXT NOT NULL,
+    der TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, kid)
+);
+CREATE TABLE resource_servers (
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    id TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, identifier)
+);
+CREATE TABLE clients (
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    client_id TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, client_id)
+);
+CREATE TABLE client_grants (
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, client_id, audience)
+);
+CREATE TABLE connections (
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, name)
+);
+CREATE TABLE users (
+    pk {pk},
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    user_id {text} NOT NULL,
+    connection TEXT NOT NULL,
+    email {text},
+    username {text},
+    name {text},
+    nickname {text},
+    given_name {text},
+    family_name {text},
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    last_login BIGINT,
+    logins_count BIGINT,
+    password_hash TEXT,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX users_id ON users (tenant_id, user_id);
+CREATE UNIQUE INDEX users_conn_email ON users (tenant_id, connection, email);
+CREATE UNIQUE INDEX users_conn_username ON users (tenant_id, connection, username);
+CREATE INDEX users_email ON users (tenant_id, email);
+CREATE INDEX users_created ON users (tenant_id, created_at, pk);
+CREATE INDEX users_name ON users (tenant_id, name, pk);
+CREATE TABLE user_terms (
+    tenant_id BIGINT NOT NULL,
+    field {text} NOT NULL,
+    value {text},
+    rvalue {text},
+    num DOUBLE PRECISION,
+    user_pk BIGINT NOT NULL REFERENCES users(pk) ON DELETE CASCADE
+);
+CREATE INDEX user_terms_value ON user_terms (tenant_id, field, value, user_pk);
+CREATE INDEX user_terms_rvalue ON user_terms (tenant_id, field, rvalue, user_pk);
+CREATE INDEX user_terms_num ON user_terms (tenant_id, field, num, user_pk);
+CREATE INDEX user_terms_user ON user_terms (user_pk);
+"#];
+
+fn render(sql: &str, dialect: Dialect) -> String {
+    let (pk, text) = match dialect {
+        Dialect::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT"),
+        Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "TEXT COLLATE \"C\""),
+    };
+    sql.replace("{pk}", pk).replace("{text}", text)
+}
+
+pub async fn migrate(store: &Store) -> Result<()> {
+    let _w = store.write_guard().await;
+    let mut conn = store.pool.acquire().await?;
+    if store.dialect == Dialect::Postgres {
+        // Several instances may start at once: serialize migrations.
+        conn.execute("SELECT pg_advisory_lock(7300501)").await?;
+    }
+    let result = apply(&mut conn, store.dialect).await;
+    if store.dialect == Dialect::Postgres {
+        conn.execute("SELECT pg_advisory_unlock(7300501)").await?;
+    }
+    result
+}
+
+async fn apply(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> Result<()> {
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+        .await?;
+    let done: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(&mut *conn)
+        .await?;
+    let done = done.unwrap_or(0) as usize;
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(done) {
+        let version = (i + 1) as i64;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        for stmt in render(m, dialect).split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            tx.execute(stmt).await?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! A small SQL builder: text plus positional arguments numbered `$1..$n` in
+//! order of appearance (understood by both SQLite and PostgreSQL).
+
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::Any;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    I64(i64),
+    F64(f64),
+    Text(String),
+    NullText,
+    NullI64,
+    NullF64,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Sql {
+    pub text: String,
+    pub args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(s: &str) -> Self {
+        Sql { text: s.to_string(), args: Vec::new() }
+    }
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+    pub fn arg(&mut self, a: Arg) -> &mut Self {
+        self.args.push(a);
+        self.text.push('$');
+        self.text.push_str(&self.args.len().to_string());
+        self
+    }
+    pub fn text(&mut self, s: impl Into<String>) -> &mut Self {
+        self.arg(Arg::Text(s.into()))
+    }
+    pub fn int(&mut self, n: i64) -> &mut Self {
+        self.arg(Arg::I64(n))
+    }
+    pub fn build(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for a in &self.args {
+            q = match a {
+                Arg::I64(n) => q.bind(*n),
+                Arg::F64(f) => q.bind(*f),
+                Arg::Text(s) => q.bind(s.clone()),
+                Arg::NullText => q.bind(Option::<String>::None),
+                Arg::NullI64 => q.bind(Option::<i64>::None),
+                Arg::NullF64 => q.bind(Option::<f64>::None),
+            };
+        }
+        q
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_arguments_in_order() {
+        let mut s = Sql::new("SELECT 1 WHERE a = ");
+        s.int(1).push(" AND b = ").text("x");
+        assert_eq!(s.text, "SELECT 1 WHERE a = $1 AND b = $2");
+        assert_eq!(s.args.len(), 2);
+    }
+}

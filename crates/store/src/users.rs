@@ -1,0 +1,178 @@
+//! Users: the row (sort/lookup columns + the JSON document + password hash)
+//! and its search terms, always written together in one transaction.
+
+use castellan_domain::clock::parse_iso_ms;
+use castellan_domain::user::User;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+use crate::sql::{Arg, Sql};
+use crate::terms::user_terms;
+use crate::{conflict_or, get_i64, get_opt_str, get_str, Result, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub pk: i64,
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+pub(crate) const USER_COLUMNS: &str = "pk, doc, password_hash";
+
+pub(crate) fn decode(row: &AnyRow) -> Result<StoredUser> {
+    let doc = get_str(row, "doc")?;
+    Ok(StoredUser {
+        pk: get_i64(row, "pk")?,
+        user: serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        password_hash: get_opt_str(row, "password_hash")?,
+    })
+}
+
+fn opt(v: Option<&str>, lower: bool) -> Arg {
+    match v {
+        Some(s) if lower => Arg::Text(s.to_lowercase()),
+        Some(s) => Arg::Text(s.to_string()),
+        None => Arg::NullText,
+    }
+}
+
+fn opt_i64(v: Option<i64>) -> Arg {
+    v.map(Arg::I64).unwrap_or(Arg::NullI64)
+}
+
+fn doc(u: &User) -> Result<String> {
+    serde_json::to_string(u).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn ms(s: &str) -> i64 {
+    parse_iso_ms(s).unwrap_or(0)
+}
+
+/// The column values shared by INSERT and UPDATE, in `COLS` order.
+const COLS: &[&str] = &[
+    "connection", "email", "username", "name", "nickname", "given_name", "family_name",
+    "created_at", "updated_at", "last_login", "logins_count", "doc",
+];
+
+fn values(u: &User) -> Result<Vec<Arg>> {
+    Ok(vec![
+        Arg::Text(u.connection().unwrap_or("").to_string()),
+        opt(u.email.as_deref(), true),
+        opt(u.username.as_deref(), true),
+        opt(u.name.as_deref(), true),
+        opt(u.nickname.as_deref(), true),
+        opt(u.given_name.as_deref(), true),
+        opt(u.family_name.as_deref(), true),
+        Arg::I64(ms(&u.created_at)),
+        Arg::I64(ms(&u.updated_at)),
+        opt_i64(u.last_login.as_deref().map(ms)),
+        opt_i64(u.logins_count),
+        Arg::Text(doc(u)?),
+    ])
+}
+
+impl Store {
+    /// Inserts a user and its terms. A duplicate user_id, or email/username
+    /// within the connection, is a `Conflict`.
+    pub async fn insert_user(&self, tenant: i64, u: &User, password_hash: Option<&str>) -> Result<i64> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let mut q = Sql::new("INSERT INTO users (tenant_id, user_id, password_hash");
+        for c in COLS {
+            q.push(", ").push(c);
+        }
+        q.push(") VALUES (").int(tenant).push(", ").text(&u.user_id).push(", ").arg(opt(password_hash, false));
+        for v in values(u)? {
+            q.push(", ").arg(v);
+        }
+        q.push(") RETURNING pk");
+        let row = q.build().fetch_one(&mut *tx).await.map_err(|e| conflict_or(e, "The user already exists."))?;
+        let pk = get_i64(&row, "pk")?;
+        insert_terms(&mut tx, tenant, pk, u).await?;
+        tx.commit().await?;
+        Ok(pk)
+    }
+
+    /// Replaces a user's row and terms. `password_hash` None keeps the hash.
+    pub async fn update_user(&self, tenant: i64, pk: i64, u: &User, password_hash: Option<&str>) -> Result<()> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let mut q = Sql::new("UPDATE users SET ");
+        for (i, (c, v)) in COLS.iter().zip(values(u)?).enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push(c).push(" = ").arg(v);
+        }
+        if let Some(h) = password_hash {
+            q.push(", password_hash = ").text(h);
+        }
+        q.push(" WHERE tenant_id = ").int(tenant).push(" AND pk = ").int(pk);
+        let done = q.build().execute(&mut *tx).await.map_err(|e| conflict_or(e, "The user already exists."))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let mut d = Sql::new("DELETE FROM user_terms WHERE user_pk = ");
+        d.int(pk);
+        d.build().execute(&mut *tx).await?;
+        insert_terms(&mut tx, tenant, pk, u).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_user(&self, tenant: i64, user_id: &str) -> Result<Option<StoredUser>> {
+        let mut q = Sql::new("SELECT ");
+        q.push(USER_COLUMNS).push(" FROM users WHERE tenant_id = ").int(tenant).push(" AND user_id = ").text(user_id);
+        q.build().fetch_optional(&self.pool).await?.as_ref().map(decode).transpose()
+    }
+
+    /// Deletes a user and its terms; false when there was none.
+    pub async fn delete_user(&self, tenant: i64, user_id: &str) -> Result<bool> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let mut q = Sql::new("SELECT pk FROM users WHERE tenant_id = ");
+        q.int(tenant).push(" AND user_id = ").text(user_id);
+        let Some(row) = q.build().fetch_optional(&mut *tx).await? else {
+            return Ok(false);
+        };
+        let pk = get_i64(&row, "pk")?;
+        let mut d = Sql::new("DELETE FROM user_terms WHERE user_pk = ");
+        d.int(pk);
+        d.build().execute(&mut *tx).await?;
+        let mut d = Sql::new("DELETE FROM users WHERE pk = ");
+        d.int(pk);
+        d.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Exact (case-sensitive) email match, as Auth0's users-by-email.
+    pub async fn users_by_email(&self, tenant: i64, email: &str) -> Result<Vec<StoredUser>> {
+        let mut q = Sql::new("SELECT ");
+        q.push(USER_COLUMNS).push(" FROM users WHERE tenant_id = ").int(tenant);
+        q.push(" AND email = ").text(email).push(" ORDER BY pk LIMIT 1000");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(decode)
+            .filter(|r| r.as_ref().map_or(true, |s| s.user.email.as_deref() == Some(email)))
+            .collect()
+    }
+}
+
+async fn insert_terms(tx: &mut Transaction<'_, Any>, tenant: i64, pk: i64, u: &User) -> Result<()> {
+    let terms = user_terms(u);
+    for chunk in terms.chunks(500) {
+        let mut q = Sql::new("INSERT INTO user_terms (tenant_id, field, value, rvalue, num, user_pk) VALUES ");
+        for (i, t) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            let rvalue = t.value.as_ref().map(|v| v.chars().rev().collect::<String>());
+            q.push("(").int(tenant).push(", ").text(&t.field).push(", ");
+            q.arg(opt(t.value.as_deref(), false)).push(", ").arg(opt(rvalue.as_deref(), false)).push(", ");
+            q.arg(t.num.map(Arg::F64).unwrap_or(Arg::NullF64)).push(", ").int(pk).push(")");
+        }
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
