@@ -41,8 +41,9 @@
 //! # Semantic decisions
 //!
 //! - **Precedence** `NOT` > `AND` > `OR`. Terms written next to each other are joined
-//!   with `OR` (Elasticsearch `query_string` with its default operator), so `a NOT b`
-//!   means `a OR (NOT b)`; write `a AND NOT b` for "a but not b". Operators follow
+//!   with `OR` (Elasticsearch `query_string` with its default operator), except that
+//!   a `NOT` written right after a term binds to it as `AND NOT`: `a NOT b` means
+//!   "a but not b", as Lucene reads a prohibited clause beside others. Operators follow
 //!   plain boolean logic (not Lucene's MUST/SHOULD clause model), which is what
 //!   Auth0's documented `NOT _exists_:logins_count OR logins_count:0` expects.
 //! - **Fields**: the first unescaped `:` of a word ends the field name; later colons

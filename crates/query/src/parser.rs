@@ -116,9 +116,17 @@ impl<'a> Parser<'a> {
 
     fn and_expr(&mut self, ctx: Option<&Target>, depth: usize) -> Result<Filter> {
         let mut items = vec![self.unary(ctx, depth)?];
-        while let Some(TokenKind::And) = self.peek_kind() {
-            if let Some(op) = self.bump() {
-                self.need_operand_after(&op)?;
+        loop {
+            match self.peek_kind() {
+                Some(TokenKind::And) => {
+                    if let Some(op) = self.bump() {
+                        self.need_operand_after(&op)?;
+                    }
+                }
+                // `a NOT b` is `a AND NOT b`, as Lucene reads a prohibited
+                // clause beside others; `unary` consumes the NOT.
+                Some(TokenKind::Not) => {}
+                _ => break,
             }
             items.push(self.unary(ctx, depth)?);
         }

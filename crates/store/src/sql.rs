@@ -50,7 +50,11 @@ impl Sql {
                 Arg::Text(s) => q.bind(s.clone()),
                 Arg::NullText => q.bind(Option::<String>::None),
                 Arg::NullI64 => q.bind(Option::<i64>::None),
-                Arg::NullF64 => q.bind(Option::<f64>::None),
+                // sqlx 0.8.6's Any driver swaps Real and Double for NULLs: a
+                // NULL f64 reaches PostgreSQL typed float4, and the statement
+                // cached with that type then rejects 8-byte floats. A NULL
+                // f32 is sent as float8. The conformance suite guards this.
+                Arg::NullF64 => q.bind(Option::<f32>::None),
             };
         }
         q

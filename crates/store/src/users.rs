@@ -150,7 +150,7 @@ impl Store {
     pub async fn users_by_email(&self, tenant: i64, email: &str) -> Result<Vec<StoredUser>> {
         let mut q = Sql::new("SELECT ");
         q.push(USER_COLUMNS).push(" FROM users WHERE tenant_id = ").int(tenant);
-        q.push(" AND email = ").text(email).push(" ORDER BY pk LIMIT 1000");
+        q.push(" AND email = ").text(email.to_lowercase()).push(" ORDER BY pk LIMIT 1000");
         let rows = q.build().fetch_all(&self.pool).await?;
         rows.iter()
             .map(decode)

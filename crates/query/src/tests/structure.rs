@@ -46,7 +46,11 @@ fn boolean_structure() {
         ),
         (
             "blocked:true NOT logins_count:1",
-            Filter::Or(vec![b(), not(c())]),
+            Filter::And(vec![b(), not(c())]),
+        ),
+        (
+            "email_verified:true blocked:true NOT logins_count:1",
+            Filter::Or(vec![v(), Filter::And(vec![b(), not(c())])]),
         ),
         ("!blocked:true", not(b())),
         ("! blocked:true", not(b())),

@@ -1,0 +1,288 @@
+//! The store conformance suite: written once, run against SQLite (a real
+//! file) and PostgreSQL (the server named by CASTELLAN_TEST_PG_URL; each run
+//! gets its own database). Set CASTELLAN_REQUIRE_PG=1 to make a missing
+//! PostgreSQL a failure instead of a skip (CI does).
+
+use std::collections::BTreeSet;
+
+use castellan_domain::user::{Identity, User};
+use castellan_query::{parse, UserSchema};
+use castellan_store::{Dialect, Sort, SortField, Store, StoreError};
+use serde_json::json;
+
+struct Backend {
+    name: &'static str,
+    store: Store,
+    cleanup: Option<(String, String)>,
+    _dir: Option<TempDir>,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}_{}", std::process::id(), castellan_domain::ids::random_token(10).to_lowercase())
+}
+
+async fn backends() -> Vec<Backend> {
+    let dir = std::env::temp_dir().join(unique("castellan_store"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite = Store::connect(&Store::sqlite_url(&dir.join("t.db"))).await.unwrap();
+    let mut out = vec![Backend { name: "sqlite", store: sqlite, cleanup: None, _dir: Some(TempDir(dir)) }];
+    match std::env::var("CASTELLAN_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => {
+            let db = unique("castellan_test");
+            let admin = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap();
+            admin.close().await;
+            let (base, _) = url.rsplit_once('/').unwrap();
+            let store = Store::connect(&format!("{base}/{db}")).await.unwrap();
+            assert_eq!(store.dialect(), Dialect::Postgres);
+            out.push(Backend { name: "postgres", store, cleanup: Some((url, db)), _dir: None });
+        }
+        _ => {
+            assert!(
+                std::env::var("CASTELLAN_REQUIRE_PG").as_deref() != Ok("1"),
+                "CASTELLAN_REQUIRE_PG=1 but CASTELLAN_TEST_PG_URL is not set"
+            );
+            eprintln!("note: CASTELLAN_TEST_PG_URL not set; PostgreSQL half of the conformance suite skipped");
+        }
+    }
+    out
+}
+
+async fn finish(backends: Vec<Backend>) {
+    for b in backends {
+        b.store.close().await;
+        if let Some((url, db)) = b.cleanup {
+            if let Ok(admin) = sqlx::PgPool::connect(&url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&admin).await;
+                admin.close().await;
+            }
+        }
+    }
+}
+
+fn user(local: &str, email: &str, name: &str, extra: serde_json::Value) -> User {
+    let mut v = json!({
+        "created_at": "2020-01-01T00:00:00.000Z", "updated_at": "2020-01-01T00:00:00.000Z",
+        "user_id": format!("auth0|{local}"), "email": email, "email_verified": false, "name": name,
+        "nickname": email.split('@').next().unwrap(),
+        "identities": [{"connection": "db", "user_id": local, "provider": "auth0", "isSocial": false}],
+    });
+    for (k, val) in extra.as_object().unwrap() {
+        v[k] = val.clone();
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+async fn tenant(store: &Store, domain: &str) -> i64 {
+    store.create_tenant(domain, "00", 0).await.unwrap().id
+}
+
+#[tokio::test]
+async fn tenants_are_unique_and_isolated() {
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t1 = tenant(s, "a.example").await;
+        let t2 = tenant(s, "b.example").await;
+        assert!(matches!(s.create_tenant("a.example", "00", 0).await, Err(StoreError::Conflict(_))), "{}", b.name);
+        let u = user("1", "x@example.com", "X", json!({}));
+        s.insert_user(t1, &u, Some("$2b$10$hash")).await.unwrap();
+        // Same email in another tenant is a different user.
+        s.insert_user(t2, &u, None).await.unwrap();
+        assert!(matches!(s.insert_user(t1, &u, None).await, Err(StoreError::Conflict(_))), "{}", b.name);
+        let mut other = user("2", "x@example.com", "X2", json!({}));
+        assert!(matches!(s.insert_user(t1, &other, None).await, Err(StoreError::Conflict(_))), "{}: email per connection", b.name);
+        other.identities = vec![Identity { connection: "other-db".into(), user_id: "2".into(), provider: "auth0".into(), is_social: false }];
+        s.insert_user(t1, &other, None).await.unwrap();
+        let got = s.get_user(t1, "auth0|1").await.unwrap().unwrap();
+        assert_eq!(got.user, u, "{}", b.name);
+        assert_eq!(got.password_hash.as_deref(), Some("$2b$10$hash"));
+        assert!(s.get_user(t2, "auth0|1").await.unwrap().unwrap().password_hash.is_none());
+        assert!(s.delete_user(t2, "auth0|1").await.unwrap());
+        assert!(!s.delete_user(t2, "auth0|1").await.unwrap());
+        assert!(s.get_user(t1, "auth0|1").await.unwrap().is_some(), "{}: delete in t2 left t1 alone", b.name);
+    }
+    finish(bs).await;
+}
+
+async fn seed(s: &Store, t: i64) {
+    let users = [
+        user("a1", "jane@example.com", "Jane Smith", json!({"logins_count": 5, "created_at": "2019-06-15T10:00:00.000Z",
+            "user_metadata": {"theme": "dark", "display": {"lang": "fr"}, "addresses": [{"city": "Paris"}]},
+            "app_metadata": {"plan": "gold", "winner": true}})),
+        user("a2", "john@example.org", "John Doe", json!({"logins_count": 0, "created_at": "2020-02-01T00:00:00.000Z",
+            "user_metadata": {"theme": "light"}, "blocked": true})),
+        user("a3", "JOANNA@Corp.com", "joanna jameson", json!({"logins_count": 150, "created_at": "2021-03-03T00:00:00.000Z",
+            "app_metadata": {"plan": "silver", "score": 42}})),
+        user("a4", "bob@usa.gov", "Bob Jackson", json!({"created_at": "2017-12-10T00:00:00.000Z", "user_metadata": {"theme": "dark"}})),
+        user("a5", "ann@example.com", "Ann Robinson", json!({"logins_count": 12, "created_at": "2017-11-20T00:00:00.000Z"})),
+    ];
+    for u in &users {
+        s.insert_user(t, u, None).await.unwrap();
+    }
+}
+
+async fn emails(s: &Store, t: i64, q: &str) -> BTreeSet<String> {
+    let f = parse(q, &UserSchema).unwrap_or_else(|e| panic!("{q}: {e}"));
+    let page = s.search_users(t, &f, None, 0, 100, true).await.unwrap();
+    let got: BTreeSet<String> = page.users.iter().map(|u| u.user.email.clone().unwrap()).collect();
+    assert_eq!(page.total, Some(got.len() as u64), "total for {q}");
+    got
+}
+
+fn set(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn every_search_class() {
+    let cases: &[(&str, &[&str])] = &[
+        ("email:jane@example.com", &["jane@example.com"]),
+        ("email:JANE@EXAMPLE.COM", &["jane@example.com"]),
+        ("email:\"joanna@corp.com\"", &["JOANNA@Corp.com"]),
+        ("name:j*", &["jane@example.com", "john@example.org", "JOANNA@Corp.com"]),
+        ("name:\"jane smith\"", &["jane@example.com"]),
+        ("name:Jane\\ Smith", &["jane@example.com"]),
+        ("name:*son", &["JOANNA@Corp.com", "bob@usa.gov", "ann@example.com"]),
+        ("name:*ack*", &["bob@usa.gov"]),
+        ("name:j*son", &["JOANNA@Corp.com"]),
+        ("email.domain:example.com", &["jane@example.com", "ann@example.com"]),
+        ("identities.connection:db", &["jane@example.com", "john@example.org", "JOANNA@Corp.com", "bob@usa.gov", "ann@example.com"]),
+        ("user_id:auth0|a2", &["john@example.org"]),
+        ("user_id:auth0*", &["jane@example.com", "john@example.org", "JOANNA@Corp.com", "bob@usa.gov", "ann@example.com"]),
+        ("user_metadata.theme:dark", &["jane@example.com", "bob@usa.gov"]),
+        ("user_metadata.theme:Dark", &[]),
+        ("user_metadata.display.lang:fr", &["jane@example.com"]),
+        ("user_metadata.addresses.city:Paris", &["jane@example.com"]),
+        ("app_metadata.winner:true", &["jane@example.com"]),
+        ("app_metadata.score:42", &["JOANNA@Corp.com"]),
+        ("_exists_:app_metadata", &["jane@example.com", "JOANNA@Corp.com"]),
+        ("_exists_:user_metadata.display", &["jane@example.com"]),
+        ("NOT _exists_:logins_count OR logins_count:0", &["john@example.org", "bob@usa.gov"]),
+        ("NOT app_metadata.winner:true", &["john@example.org", "JOANNA@Corp.com", "bob@usa.gov", "ann@example.com"]),
+        ("logins_count:[1 TO 100]", &["jane@example.com", "ann@example.com"]),
+        ("logins_count:{5 TO *]", &["JOANNA@Corp.com", "ann@example.com"]),
+        ("logins_count:[* TO 5}", &["john@example.org"]),
+        ("created_at:[2017-12-01 TO 2017-12-31]", &["bob@usa.gov"]),
+        ("created_at:[2017-11 TO 2017-12]", &["bob@usa.gov", "ann@example.com"]),
+        ("created_at:2019", &["jane@example.com"]),
+        ("blocked:true", &["john@example.org"]),
+        ("name:j* AND user_metadata.theme:dark", &["jane@example.com"]),
+        ("user_metadata.theme:dark OR app_metadata.plan:silver", &["jane@example.com", "bob@usa.gov", "JOANNA@Corp.com"]),
+        ("name:(jane* OR bob*)", &["jane@example.com", "bob@usa.gov"]),
+        ("(name:j* OR name:b*) AND NOT blocked:true", &["jane@example.com", "JOANNA@Corp.com", "bob@usa.gov"]),
+        ("name:j* NOT blocked:true", &["jane@example.com", "JOANNA@Corp.com"]),
+        ("jane*", &["jane@example.com"]),
+        ("name=j* AND user_metadata.theme:dark", &[]),
+    ];
+    let bs = backends().await;
+    for b in &bs {
+        let t = tenant(&b.store, "s.example").await;
+        seed(&b.store, t).await;
+        let other = tenant(&b.store, "other.example").await;
+        seed(&b.store, other).await;
+        for (q, want) in cases {
+            assert_eq!(emails(&b.store, t, q).await, set(want), "{}: {q}", b.name);
+        }
+    }
+    finish(bs).await;
+}
+
+#[tokio::test]
+async fn search_classes_use_indexes() {
+    let indexed = [
+        "email:jane@example.com",
+        "name:j*",
+        "name:*son",
+        "logins_count:[1 TO 100]",
+        "created_at:[2017-11 TO 2017-12]",
+        "_exists_:app_metadata",
+        "user_metadata.theme:dark",
+        "name:j* AND user_metadata.theme:dark",
+        "email:a@b.co OR name:x*",
+    ];
+    let bs = backends().await;
+    for b in &bs {
+        let t = tenant(&b.store, "p.example").await;
+        seed(&b.store, t).await;
+        for q in indexed {
+            let plan = b.store.explain_user_search(t, &parse(q, &UserSchema).unwrap()).await.unwrap();
+            match b.store.dialect() {
+                Dialect::Sqlite => {
+                    assert!(!plan.contains("SCAN t"), "{}: {q} scans user_terms:\n{plan}", b.name);
+                    assert!(plan.contains("USING COVERING INDEX user_terms_") || plan.contains("USING INDEX user_terms_"), "{}: {q}:\n{plan}", b.name);
+                }
+                Dialect::Postgres => {
+                    assert!(!plan.contains("Seq Scan on user_terms"), "{}: {q}:\n{plan}", b.name);
+                    assert!(plan.contains("user_terms_"), "{}: {q}:\n{plan}", b.name);
+                }
+            }
+        }
+    }
+    finish(bs).await;
+}
+
+#[tokio::test]
+async fn update_rewrites_terms_and_delete_removes_them() {
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t = tenant(s, "u.example").await;
+        seed(s, t).await;
+        let mut jane = s.get_user(t, "auth0|a1").await.unwrap().unwrap();
+        jane.user.user_metadata = Some(json!({"theme": "light"}).as_object().unwrap().clone());
+        jane.user.name = Some("Zed".into());
+        s.update_user(t, jane.pk, &jane.user, Some("newhash")).await.unwrap();
+        assert_eq!(emails(s, t, "user_metadata.theme:dark").await, set(&["bob@usa.gov"]), "{}", b.name);
+        assert_eq!(emails(s, t, "name:zed").await, set(&["jane@example.com"]), "{}", b.name);
+        assert_eq!(s.get_user(t, "auth0|a1").await.unwrap().unwrap().password_hash.as_deref(), Some("newhash"));
+        // Moving to an email another user holds is a conflict and changes nothing.
+        let mut clash = jane.user.clone();
+        clash.email = Some("ann@example.com".into());
+        assert!(matches!(s.update_user(t, jane.pk, &clash, None).await, Err(StoreError::Conflict(_))));
+        assert_eq!(emails(s, t, "email:ann@example.com").await, set(&["ann@example.com"]));
+        assert!(s.delete_user(t, "auth0|a1").await.unwrap());
+        assert!(emails(s, t, "name:zed").await.is_empty(), "{}", b.name);
+        assert!(matches!(s.update_user(t, jane.pk, &jane.user, None).await, Err(StoreError::NotFound)));
+    }
+    finish(bs).await;
+}
+
+#[tokio::test]
+async fn sorting_paging_and_by_email() {
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t = tenant(s, "o.example").await;
+        seed(s, t).await;
+        let all = parse("", &UserSchema).unwrap();
+        let by = |field, descending| Some(Sort { field, descending });
+        let names = |p: castellan_store::SearchPage| -> Vec<String> { p.users.into_iter().map(|u| u.user.name.unwrap()).collect() };
+        let asc = names(s.search_users(t, &all, by(SortField::Name, false), 0, 10, false).await.unwrap());
+        assert_eq!(asc, ["Ann Robinson", "Bob Jackson", "Jane Smith", "joanna jameson", "John Doe"], "{}", b.name);
+        let desc = names(s.search_users(t, &all, by(SortField::Name, true), 0, 10, false).await.unwrap());
+        assert_eq!(desc, ["John Doe", "joanna jameson", "Jane Smith", "Bob Jackson", "Ann Robinson"], "{}", b.name);
+        let logins = names(s.search_users(t, &all, by(SortField::LoginsCount, true), 0, 2, false).await.unwrap());
+        assert_eq!(logins, ["joanna jameson", "Ann Robinson"], "{}", b.name);
+        let page2 = s.search_users(t, &all, by(SortField::CreatedAt, false), 2, 2, true).await.unwrap();
+        assert_eq!(page2.total, Some(5));
+        assert_eq!(names(page2), ["Jane Smith", "John Doe"], "{}", b.name);
+        let past = s.search_users(t, &all, None, 10, 5, true).await.unwrap();
+        assert!(past.users.is_empty());
+        assert_eq!(past.total, Some(5));
+        // Exact and case-sensitive on the stored email (the service stores
+        // database users' emails lower-cased).
+        assert_eq!(s.users_by_email(t, "JOANNA@Corp.com").await.unwrap().len(), 1, "{}", b.name);
+        assert_eq!(s.users_by_email(t, "joanna@corp.com").await.unwrap().len(), 0, "{}", b.name);
+        assert_eq!(s.users_by_email(t, "ann@example.com").await.unwrap().len(), 1, "{}", b.name);
+    }
+    finish(bs).await;
+}
