@@ -80,7 +80,8 @@ fn fail(msg: &str) -> ! {
 /// Every Management API scope named in Auth0's OpenAPI, with a readable
 /// description ("read:users" -> "Read Users").
 fn management_scopes() -> Vec<(String, String)> {
-    let mut all: Vec<&str> = castellan_http::endpoints::ENDPOINTS.iter().flat_map(|e| e.scopes.iter().copied()).collect();
+    let mut all: Vec<&str> =
+        castellan_http::endpoints::ENDPOINTS.iter().flat_map(|e| e.scopes.iter().copied()).collect();
     all.sort_unstable();
     all.dedup();
     all.into_iter()
@@ -110,7 +111,12 @@ async fn open(settings: &Settings) -> Result<App, String> {
 async fn bootstrap(app: &App, domain: &str, id: Option<String>, secret: Option<String>) -> Result<(), String> {
     let scopes = management_scopes();
     let made = app
-        .bootstrap_tenant(BootstrapInput { domain, management_scopes: &scopes, admin_client_id: id, admin_client_secret: secret })
+        .bootstrap_tenant(BootstrapInput {
+            domain,
+            management_scopes: &scopes,
+            admin_client_id: id,
+            admin_client_secret: secret,
+        })
         .await
         .map_err(|e| format!("bootstrap of {domain} failed: {e}"))?;
     if let Some(b) = made {
@@ -126,7 +132,8 @@ async fn bootstrap(app: &App, domain: &str, id: Option<String>, secret: Option<S
 async fn serve(settings: Settings) -> Result<(), String> {
     init_logging(&settings.log);
     let app = open(&settings).await?;
-    bootstrap(&app, &settings.domain, settings.bootstrap_client_id.clone(), settings.bootstrap_client_secret.clone()).await?;
+    bootstrap(&app, &settings.domain, settings.bootstrap_client_id.clone(), settings.bootstrap_client_secret.clone())
+        .await?;
     let addr: SocketAddr = settings.listen.parse().map_err(|e| format!("--listen {}: {e}", settings.listen))?;
     let router = castellan_http::router(app.clone());
     let handle = axum_server::Handle::new();
@@ -179,7 +186,8 @@ async fn shutdown_on_signal(handle: axum_server::Handle) {
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
 }
 

@@ -5,9 +5,7 @@
 
 use std::path::Path;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
 
 pub struct Pem {
     pub cert: Vec<u8>,
@@ -54,7 +52,8 @@ pub fn ensure_local_certs(data_dir: &Path, domain: &str) -> Result<Pem, String> 
     let ca_cert = ca_params()?.self_signed(&ca_key).map_err(|e| e.to_string())?;
 
     let host = domain.rsplit_once(':').map(|(h, _)| h).unwrap_or(domain);
-    let (srv_pem, srv_key_pem, srv_for) = (dir.join("server.pem"), dir.join("server-key.pem"), dir.join("server.domain"));
+    let (srv_pem, srv_key_pem, srv_for) =
+        (dir.join("server.pem"), dir.join("server-key.pem"), dir.join("server.domain"));
     let current = std::fs::read_to_string(&srv_for).unwrap_or_default();
     if current.trim() != host || !srv_pem.exists() || !srv_key_pem.exists() {
         let mut names = vec![host.to_string(), "localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];

@@ -125,7 +125,8 @@ mod tests {
 
         // tampered payload
         let parts: Vec<&str> = good.split('.').collect();
-        let forged_payload = B64.encode(json!({"iss":"https://t/","aud":"https://t/api/v2/","exp":9999,"sub":"admin"}).to_string());
+        let forged_payload =
+            B64.encode(json!({"iss":"https://t/","aud":"https://t/api/v2/","exp":9999,"sub":"admin"}).to_string());
         let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
         assert_eq!(verify(&forged, &ring, &opts()), Err(JwtError::Signature));
 

@@ -56,9 +56,7 @@ impl SigningKey {
         out.push_str(&B64.encode(claims.to_string()));
         let mut sig = vec![0u8; self.pair.public_modulus_len()];
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        self.pair
-            .sign(&RSA_PKCS1_SHA256, &rng, out.as_bytes(), &mut sig)
-            .map_err(|_| CryptoError::Sign)?;
+        self.pair.sign(&RSA_PKCS1_SHA256, &rng, out.as_bytes(), &mut sig).map_err(|_| CryptoError::Sign)?;
         out.push('.');
         out.push_str(&B64.encode(&sig));
         Ok(out)

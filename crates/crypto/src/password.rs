@@ -28,8 +28,7 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: String) -> Result<String, CryptoError> {
         let cost = self.cost;
-        self.run(move || bcrypt::hash(password.as_bytes(), cost).map_err(|e| CryptoError::Hash(e.to_string())))
-            .await
+        self.run(move || bcrypt::hash(password.as_bytes(), cost).map_err(|e| CryptoError::Hash(e.to_string()))).await
     }
 
     /// Verifies a password against a stored hash. Unknown formats never match.
@@ -42,9 +41,7 @@ impl PasswordHasher {
         f: impl FnOnce() -> Result<T, CryptoError> + Send + 'static,
     ) -> Result<T, CryptoError> {
         let _permit = self.permits.acquire().await.map_err(|e| CryptoError::Hash(e.to_string()))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| CryptoError::Hash(e.to_string()))?
+        tokio::task::spawn_blocking(f).await.map_err(|e| CryptoError::Hash(e.to_string()))?
     }
 }
 

@@ -18,18 +18,14 @@ pub fn object_id(now_ms: i64) -> String {
 pub fn random_token(len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
-        .collect()
+    (0..len).map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char).collect()
 }
 
 /// A client secret: 64 characters of [A-Za-z0-9_-] (384 bits).
 pub fn client_secret() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut rng = rand::thread_rng();
-    (0..64)
-        .map(|_| ALPHABET[(rng.next_u32() as usize) & 63] as char)
-        .collect()
+    (0..64).map(|_| ALPHABET[(rng.next_u32() as usize) & 63] as char).collect()
 }
 
 /// Prefixed ids for other resources (`con_`, `cgr_`, `rol_`...).

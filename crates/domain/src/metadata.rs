@@ -54,9 +54,7 @@ const MAX_DEPTH: usize = 32;
 
 fn check_keys(path: &str, map: &Map<String, Value>, depth: usize) -> Result<(), DomainError> {
     if depth > MAX_DEPTH {
-        return Err(DomainError::invalid(format!(
-            "'Object nesting is too deep' on property {path}."
-        )));
+        return Err(DomainError::invalid(format!("'Object nesting is too deep' on property {path}.")));
     }
     for (k, v) in map {
         if k.is_empty() || k.contains('.') || k.contains('$') {
@@ -102,11 +100,8 @@ pub fn merge(stored: Option<&Map<String, Value>>, patch: &Map<String, Value>) ->
 /// Removes null members from a metadata object given at creation (Auth0
 /// never stores nulls).
 pub fn without_nulls(map: &Map<String, Value>) -> Option<Map<String, Value>> {
-    let out: Map<String, Value> = map
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let out: Map<String, Value> =
+        map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
     if out.is_empty() {
         None
     } else {

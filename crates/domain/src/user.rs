@@ -66,10 +66,7 @@ impl User {
 
     /// The domain part of the email, lower-cased (`email.domain` in search).
     pub fn email_domain(&self) -> Option<String> {
-        self.email
-            .as_deref()
-            .and_then(|e| e.rsplit_once('@'))
-            .map(|(_, d)| d.to_lowercase())
+        self.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_lowercase())
     }
 
     pub fn to_json(&self) -> Value {
@@ -94,16 +91,10 @@ pub fn project(mut v: Value, fields: &[String], include: bool) -> Value {
 pub fn default_picture(email: Option<&str>, name_or_email: &str) -> String {
     use md5::{Digest, Md5};
     let hash = hex::encode(Md5::digest(email.unwrap_or("").trim().to_lowercase().as_bytes()));
-    let initials: String = name_or_email
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .take(2)
-        .flat_map(char::to_lowercase)
-        .collect();
+    let initials: String =
+        name_or_email.chars().filter(|c| c.is_alphanumeric()).take(2).flat_map(char::to_lowercase).collect();
     let initials = if initials.is_empty() { "na".to_string() } else { initials };
-    format!(
-        "https://s.gravatar.com/avatar/{hash}?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2F{initials}.png"
-    )
+    format!("https://s.gravatar.com/avatar/{hash}?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2F{initials}.png")
 }
 
 /// The part of an email before the last `@`.

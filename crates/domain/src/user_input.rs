@@ -75,9 +75,23 @@ impl UserPatch {
 }
 
 const CREATE_PROPS: &[&str] = &[
-    "connection", "email", "phone_number", "user_metadata", "app_metadata", "blocked",
-    "email_verified", "phone_verified", "verify_email", "given_name", "family_name", "name",
-    "nickname", "picture", "user_id", "password", "username",
+    "connection",
+    "email",
+    "phone_number",
+    "user_metadata",
+    "app_metadata",
+    "blocked",
+    "email_verified",
+    "phone_verified",
+    "verify_email",
+    "given_name",
+    "family_name",
+    "name",
+    "nickname",
+    "picture",
+    "user_id",
+    "password",
+    "username",
 ];
 
 fn describe(prop: &str) -> &'static str {
@@ -98,9 +112,8 @@ fn describe(prop: &str) -> &'static str {
 }
 
 fn body_object(body: &Value) -> Result<&Map<String, Value>, DomainError> {
-    body.as_object().ok_or_else(|| {
-        DomainError::invalid(format!("'Expected type object but found type {}'.", json_type(body)))
-    })
+    body.as_object()
+        .ok_or_else(|| DomainError::invalid(format!("'Expected type object but found type {}'.", json_type(body))))
 }
 
 /// Checks one string-valued property and returns it normalized.

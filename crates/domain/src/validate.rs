@@ -26,13 +26,11 @@ fn err(prop: &str, what: String, description: &str) -> DomainError {
 }
 
 pub fn expect_string<'a>(prop: &str, v: &'a Value, desc: &str) -> Result<&'a str, DomainError> {
-    v.as_str()
-        .ok_or_else(|| err(prop, format!("Expected type string but found type {}", json_type(v)), desc))
+    v.as_str().ok_or_else(|| err(prop, format!("Expected type string but found type {}", json_type(v)), desc))
 }
 
 pub fn expect_bool(prop: &str, v: &Value, desc: &str) -> Result<bool, DomainError> {
-    v.as_bool()
-        .ok_or_else(|| err(prop, format!("Expected type boolean but found type {}", json_type(v)), desc))
+    v.as_bool().ok_or_else(|| err(prop, format!("Expected type boolean but found type {}", json_type(v)), desc))
 }
 
 pub fn length(prop: &str, s: &str, min: usize, max: usize, desc: &str) -> Result<(), DomainError> {
@@ -104,9 +102,7 @@ pub fn strict_uri(prop: &str, s: &str, desc: &str) -> Result<(), DomainError> {
 /// Usernames: 1..=128 of alphanumerics and `_ + - . ! # $ ' ^ ` ~ @`.
 pub fn username(prop: &str, s: &str, desc: &str) -> Result<(), DomainError> {
     length(prop, s, 1, 128, desc)?;
-    let ok = s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "_+-.!#$'^`~@".contains(c));
+    let ok = s.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.!#$'^`~@".contains(c));
     if ok {
         Ok(())
     } else {

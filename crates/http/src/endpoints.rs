@@ -87,39 +87,22 @@ impl Template {
         let segments: Vec<Option<&'static str>> = path
             .split('/')
             .skip(1)
-            .map(|segment| {
-                if segment.starts_with('{') && segment.ends_with('}') {
-                    None
-                } else {
-                    Some(segment)
-                }
-            })
+            .map(|segment| if segment.starts_with('{') && segment.ends_with('}') { None } else { Some(segment) })
             .collect();
         let literals = segments.iter().filter(|segment| segment.is_some()).count();
-        Self {
-            segments,
-            literals,
-            endpoints: Vec::new(),
-        }
+        Self { segments, literals, endpoints: Vec::new() }
     }
 
     fn matches(&self, request: &[&str]) -> bool {
-        self.segments
-            .iter()
-            .zip(request)
-            .all(|(template, segment)| match template {
-                Some(literal) => literal == segment,
-                None => !segment.is_empty(),
-            })
+        self.segments.iter().zip(request).all(|(template, segment)| match template {
+            Some(literal) => literal == segment,
+            None => !segment.is_empty(),
+        })
     }
 
     fn endpoint_for(&self, method: &str) -> Option<&'static Endpoint> {
         let exact = self.endpoints.iter().find(|ep| ep.method == method);
-        let head_as_get = || {
-            (method == "HEAD")
-                .then(|| self.endpoints.iter().find(|ep| ep.method == "GET"))
-                .flatten()
-        };
+        let head_as_get = || (method == "HEAD").then(|| self.endpoints.iter().find(|ep| ep.method == "GET")).flatten();
         exact.or_else(head_as_get).copied()
     }
 
@@ -237,10 +220,7 @@ struct AuthenticationError {
 /// Auth0-shaped 501 for an endpoint castellan does not serve yet: the
 /// Management error body under `/api/v2`, the OAuth error body elsewhere.
 pub fn not_implemented(ep: &Endpoint) -> Response {
-    let message = format!(
-        "castellan does not implement {} {} yet.",
-        ep.method, ep.path
-    );
+    let message = format!("castellan does not implement {} {} yet.", ep.method, ep.path);
     let body = match ep.surface {
         Surface::Management => serde_json::to_vec(&ManagementError {
             status_code: StatusCode::NOT_IMPLEMENTED.as_u16(),
@@ -248,19 +228,15 @@ pub fn not_implemented(ep: &Endpoint) -> Response {
             message,
             error_code: "not_implemented",
         }),
-        Surface::Authentication => serde_json::to_vec(&AuthenticationError {
-            error: "not_implemented",
-            error_description: message,
-        }),
+        Surface::Authentication => {
+            serde_json::to_vec(&AuthenticationError { error: "not_implemented", error_description: message })
+        }
     };
     // Serializing two structs of strings cannot fail; an empty body beats a panic.
     let body = body.unwrap_or_default();
     (
         StatusCode::NOT_IMPLEMENTED,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        )],
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"))],
         body,
     )
         .into_response()
@@ -283,111 +259,51 @@ mod tests {
         assert_eq!(found("GET", "/api/v2/users"), ("GET", "/api/v2/users"));
         assert_eq!(found("POST", "/api/v2/users"), ("POST", "/api/v2/users"));
         assert_eq!(found("POST", "/oauth/token"), ("POST", "/oauth/token"));
-        assert_eq!(
-            found("GET", "/.well-known/jwks.json"),
-            ("GET", "/.well-known/jwks.json")
-        );
-        assert_eq!(
-            found("GET", "/api/v2/users-by-email"),
-            ("GET", "/api/v2/users-by-email")
-        );
+        assert_eq!(found("GET", "/.well-known/jwks.json"), ("GET", "/.well-known/jwks.json"));
+        assert_eq!(found("GET", "/api/v2/users-by-email"), ("GET", "/api/v2/users-by-email"));
     }
 
     #[test]
     fn params_match_one_encoded_segment() {
-        assert_eq!(
-            found("GET", "/api/v2/users/auth0%7C507f1f77bcf86cd799439011"),
-            ("GET", "/api/v2/users/{id}")
-        );
+        assert_eq!(found("GET", "/api/v2/users/auth0%7C507f1f77bcf86cd799439011"), ("GET", "/api/v2/users/{id}"));
         // An encoded slash stays inside its segment.
-        assert_eq!(
-            found("PATCH", "/api/v2/users/samlp%7Cconn%2Fx"),
-            ("PATCH", "/api/v2/users/{id}")
-        );
-        assert_eq!(
-            found("DELETE", "/api/v2/users/abc/roles"),
-            ("DELETE", "/api/v2/users/{id}/roles")
-        );
-        assert_eq!(
-            found("DELETE", "/mfa/authenticators/x"),
-            ("DELETE", "/mfa/authenticators/{id}")
-        );
+        assert_eq!(found("PATCH", "/api/v2/users/samlp%7Cconn%2Fx"), ("PATCH", "/api/v2/users/{id}"));
+        assert_eq!(found("DELETE", "/api/v2/users/abc/roles"), ("DELETE", "/api/v2/users/{id}/roles"));
+        assert_eq!(found("DELETE", "/mfa/authenticators/x"), ("DELETE", "/mfa/authenticators/{id}"));
     }
 
     #[test]
     fn literal_segments_beat_params() {
-        assert_eq!(
-            found("POST", "/api/v2/jobs/users-imports"),
-            ("POST", "/api/v2/jobs/users-imports")
-        );
-        assert_eq!(
-            found("GET", "/api/v2/jobs/job_123"),
-            ("GET", "/api/v2/jobs/{id}")
-        );
-        assert_eq!(
-            found("GET", "/api/v2/branding/themes/default"),
-            ("GET", "/api/v2/branding/themes/default")
-        );
-        assert_eq!(
-            found("PATCH", "/api/v2/branding/themes/default"),
-            ("PATCH", "/api/v2/branding/themes/{themeId}")
-        );
+        assert_eq!(found("POST", "/api/v2/jobs/users-imports"), ("POST", "/api/v2/jobs/users-imports"));
+        assert_eq!(found("GET", "/api/v2/jobs/job_123"), ("GET", "/api/v2/jobs/{id}"));
+        assert_eq!(found("GET", "/api/v2/branding/themes/default"), ("GET", "/api/v2/branding/themes/default"));
+        assert_eq!(found("PATCH", "/api/v2/branding/themes/default"), ("PATCH", "/api/v2/branding/themes/{themeId}"));
         // Same number of literals: the earlier literal wins.
-        assert_eq!(
-            found("GET", "/api/v2/organizations/name/members"),
-            ("GET", "/api/v2/organizations/name/{name}")
-        );
-        assert_eq!(
-            found("GET", "/api/v2/organizations/org_1/members"),
-            ("GET", "/api/v2/organizations/{id}/members")
-        );
+        assert_eq!(found("GET", "/api/v2/organizations/name/members"), ("GET", "/api/v2/organizations/name/{name}"));
+        assert_eq!(found("GET", "/api/v2/organizations/org_1/members"), ("GET", "/api/v2/organizations/{id}/members"));
     }
 
     #[test]
     fn method_decides_before_specificity() {
         // Only /jobs/{id} has GET, so GET of the literal path resolves to it.
-        assert_eq!(
-            found("GET", "/api/v2/jobs/users-imports"),
-            ("GET", "/api/v2/jobs/{id}")
-        );
+        assert_eq!(found("GET", "/api/v2/jobs/users-imports"), ("GET", "/api/v2/jobs/{id}"));
         // Only /organizations/{id}/members has POST.
-        assert_eq!(
-            found("POST", "/api/v2/organizations/name/members"),
-            ("POST", "/api/v2/organizations/{id}/members")
-        );
+        assert_eq!(found("POST", "/api/v2/organizations/name/members"), ("POST", "/api/v2/organizations/{id}/members"));
     }
 
     #[test]
     fn method_mismatch() {
-        assert_eq!(
-            find("PUT", "/api/v2/users").map(|_| ()),
-            Err(Miss::MethodNotAllowed)
-        );
-        assert_eq!(
-            find("GET", "/oauth/token").map(|_| ()),
-            Err(Miss::MethodNotAllowed)
-        );
-        assert_eq!(
-            find("DELETE", "/api/v2/jobs/users-imports").map(|_| ()),
-            Err(Miss::MethodNotAllowed)
-        );
+        assert_eq!(find("PUT", "/api/v2/users").map(|_| ()), Err(Miss::MethodNotAllowed));
+        assert_eq!(find("GET", "/oauth/token").map(|_| ()), Err(Miss::MethodNotAllowed));
+        assert_eq!(find("DELETE", "/api/v2/jobs/users-imports").map(|_| ()), Err(Miss::MethodNotAllowed));
         // Methods are case-sensitive.
-        assert_eq!(
-            find("get", "/api/v2/users").map(|_| ()),
-            Err(Miss::MethodNotAllowed)
-        );
+        assert_eq!(find("get", "/api/v2/users").map(|_| ()), Err(Miss::MethodNotAllowed));
     }
 
     #[test]
     fn head_falls_back_to_get() {
-        assert_eq!(
-            found("HEAD", "/api/v2/users/x"),
-            ("GET", "/api/v2/users/{id}")
-        );
-        assert_eq!(
-            find("HEAD", "/oauth/token").map(|_| ()),
-            Err(Miss::MethodNotAllowed)
-        );
+        assert_eq!(found("HEAD", "/api/v2/users/x"), ("GET", "/api/v2/users/{id}"));
+        assert_eq!(find("HEAD", "/oauth/token").map(|_| ()), Err(Miss::MethodNotAllowed));
     }
 
     #[test]
@@ -405,11 +321,7 @@ mod tests {
             "/api/v2/users/x/nope",
             "/api/v2//users",
         ] {
-            assert_eq!(
-                find("GET", path).map(|_| ()),
-                Err(Miss::Unknown),
-                "{path:?}"
-            );
+            assert_eq!(find("GET", path).map(|_| ()), Err(Miss::Unknown), "{path:?}");
         }
     }
 
@@ -417,18 +329,9 @@ mod tests {
     fn trailing_slash_is_significant() {
         // Decision: like hapi (Auth0) and axum, a trailing slash is an empty
         // last segment; it matches neither `/users` nor `/users/{id}`.
-        assert_eq!(
-            find("GET", "/api/v2/users/").map(|_| ()),
-            Err(Miss::Unknown)
-        );
-        assert_eq!(
-            find("POST", "/oauth/token/").map(|_| ()),
-            Err(Miss::Unknown)
-        );
-        assert_eq!(
-            find("GET", "/api/v2/users/x/").map(|_| ()),
-            Err(Miss::Unknown)
-        );
+        assert_eq!(find("GET", "/api/v2/users/").map(|_| ()), Err(Miss::Unknown));
+        assert_eq!(find("POST", "/oauth/token/").map(|_| ()), Err(Miss::Unknown));
+        assert_eq!(find("GET", "/api/v2/users/x/").map(|_| ()), Err(Miss::Unknown));
     }
 
     #[test]
@@ -439,13 +342,7 @@ mod tests {
         assert_eq!(find("GET", &deep).map(|_| ()), Err(Miss::Unknown));
         let long_segment = format!("/api/v2/users/{}", "%FF".repeat(50_000));
         assert_eq!(found("GET", &long_segment), ("GET", "/api/v2/users/{id}"));
-        for path in [
-            "/%",
-            "/%zz/%00",
-            "/api/v2/users/%E2%82",
-            "/\u{feff}",
-            "/api/v2/users/é",
-        ] {
+        for path in ["/%", "/%zz/%00", "/api/v2/users/%E2%82", "/\u{feff}", "/api/v2/users/é"] {
             let _ = find("GET", path);
             let _ = find("", path);
         }
@@ -454,15 +351,9 @@ mod tests {
     #[test]
     fn scopes_of_get_users() {
         let ep = lookup("GET", "/api/v2/users");
-        assert_eq!(
-            ep.map(|ep| ep.scopes),
-            Some(&["read:users", "read:user_idp_tokens"][..])
-        );
+        assert_eq!(ep.map(|ep| ep.scopes), Some(&["read:users", "read:user_idp_tokens"][..]));
         assert_eq!(ep.map(|ep| ep.surface), Some(Surface::Management));
-        assert_eq!(
-            lookup("POST", "/oauth/token").map(|ep| ep.surface),
-            Some(Surface::Authentication)
-        );
+        assert_eq!(lookup("POST", "/oauth/token").map(|ep| ep.surface), Some(Surface::Authentication));
         assert!(lookup("GET", "/api/v2/users/x").is_none());
         assert!(lookup("get", "/api/v2/users").is_none());
     }
@@ -476,27 +367,17 @@ mod tests {
             assert!(ep.path.split('/').count() - 1 <= MAX_DEPTH, "{ep:?}");
             assert_eq!(ep.method, ep.method.to_ascii_uppercase(), "{ep:?}");
             assert!(!ep.operation_id.is_empty(), "{ep:?}");
-            assert_eq!(
-                ep.surface == Surface::Management,
-                ep.path.starts_with("/api/v2/"),
-                "{ep:?}"
-            );
+            assert_eq!(ep.surface == Surface::Management, ep.path.starts_with("/api/v2/"), "{ep:?}");
             assert!(seen.insert((ep.method, ep.path)), "duplicate {ep:?}");
         }
         // lookup() binary-searches: the table must be sorted by (path, method).
-        assert!(ENDPOINTS
-            .windows(2)
-            .all(|w| (w[0].path, w[0].method) < (w[1].path, w[1].method)));
+        assert!(ENDPOINTS.windows(2).all(|w| (w[0].path, w[0].method) < (w[1].path, w[1].method)));
     }
 
     #[test]
     fn every_entry_finds_itself() {
         for ep in ENDPOINTS {
-            let concrete: Vec<&str> = ep
-                .path
-                .split('/')
-                .map(|s| if s.starts_with('{') { "x1" } else { s })
-                .collect();
+            let concrete: Vec<&str> = ep.path.split('/').map(|s| if s.starts_with('{') { "x1" } else { s }).collect();
             let concrete = concrete.join("/");
             let hit = find(ep.method, &concrete);
             assert!(hit.is_ok(), "{} {concrete}: {hit:?}", ep.method);
@@ -507,21 +388,13 @@ mod tests {
     async fn body_of(response: Response) -> (StatusCode, String, String) {
         use axum::body::to_bytes;
         let status = response.status();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type =
+            response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let bytes = match to_bytes(response.into_body(), usize::MAX).await {
             Ok(bytes) => bytes,
             Err(err) => panic!("reading the body: {err}"),
         };
-        (
-            status,
-            content_type,
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )
+        (status, content_type, String::from_utf8_lossy(&bytes).into_owned())
     }
 
     fn endpoint(method: &str, template: &str) -> &'static Endpoint {

@@ -13,10 +13,8 @@ use serde::Serialize;
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut resp = (status, bytes).into_response();
-    resp.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
+    resp.headers_mut()
+        .insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     resp
 }
 
@@ -44,7 +42,13 @@ fn reason(status: u16) -> &'static str {
 
 impl ApiError {
     pub fn new(status: u16, message: impl Into<String>, code: Option<&'static str>) -> Self {
-        ApiError { status_code: status, error: reason(status), message: message.into(), error_code: code, attributes: None }
+        ApiError {
+            status_code: status,
+            error: reason(status),
+            message: message.into(),
+            error_code: code,
+            attributes: None,
+        }
     }
     pub fn bad_request(message: impl Into<String>, code: &'static str) -> Self {
         Self::new(400, message, Some(code))

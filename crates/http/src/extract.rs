@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use castellan_service::{App, Principal, Tenant};
 use serde_json::Value;
 
@@ -109,7 +109,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             ApiError::new(413, format!("Payload content length greater than maximum allowed: {MAX_BODY}"), None)
         })?;
         if bytes.is_empty() {
-            return Err(ApiError::invalid_body("Payload validation error: 'Expected type object but found type null'."));
+            return Err(ApiError::invalid_body(
+                "Payload validation error: 'Expected type object but found type null'.",
+            ));
         }
         serde_json::from_slice(&bytes)
             .map(JsonBody)

@@ -24,9 +24,7 @@ pub const IMPLEMENTED: &[(&str, &str)] = &[
 
 /// Whether castellan serves this (method, template) pair.
 pub fn is_implemented(method: &str, template: &str) -> bool {
-    IMPLEMENTED
-        .iter()
-        .any(|&(m, t)| m == method && t == template)
+    IMPLEMENTED.iter().any(|&(m, t)| m == method && t == template)
 }
 
 /// Whether castellan serves this endpoint.

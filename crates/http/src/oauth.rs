@@ -53,7 +53,8 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| invalid())?;
     let raw = String::from_utf8(raw).map_err(|_| invalid())?;
     let (id, secret) = raw.split_once(':').ok_or_else(invalid)?;
-    let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().map(|c| c.into_owned());
+    let dec =
+        |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().map(|c| c.into_owned());
     Ok(Some((dec(id).map_err(|_| invalid())?, dec(secret).map_err(|_| invalid())?)))
 }
 
@@ -64,7 +65,12 @@ pub async fn token(State(app): State<App>, TenantCtx(tenant): TenantCtx, headers
     }
 }
 
-async fn token_inner(app: &App, tenant: &castellan_service::Tenant, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthResponse> {
+async fn token_inner(
+    app: &App,
+    tenant: &castellan_service::Tenant,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, OAuthResponse> {
     let fields = parse_fields(headers, body)?;
     let get = |k: &str| fields.iter().rev().find(|(f, _)| f == k).map(|(_, v)| v.clone());
     let mut req = TokenRequest {

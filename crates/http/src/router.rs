@@ -59,7 +59,9 @@ async fn fallback(req: Request) -> Response {
             json_response(StatusCode::NOT_FOUND, &json!({"error": "not_found", "error_description": "Not Found"}))
         }
         // A served template reached here only through a method it lacks.
-        Ok(_) | Err(Miss::MethodNotAllowed) | Err(Miss::Unknown) => ApiError::new(404, "Not Found", None).into_response(),
+        Ok(_) | Err(Miss::MethodNotAllowed) | Err(Miss::Unknown) => {
+            ApiError::new(404, "Not Found", None).into_response()
+        }
     }
 }
 
@@ -68,11 +70,8 @@ async fn fallback(req: Request) -> Response {
 async fn access_log(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "<unmatched>".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "<unmatched>".into());
     let id = castellan_domain::ids::random_token(12);
     let mut resp = next.run(req).await;
     if let Ok(v) = axum::http::HeaderValue::from_str(&id) {

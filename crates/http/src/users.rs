@@ -1,8 +1,8 @@
 //! /api/v2/users and /api/v2/users-by-email.
 
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::extract::State;
 use castellan_service::users::ListUsers;
 use castellan_service::App;
 
@@ -56,8 +56,6 @@ pub async fn by_email(State(app): State<App>, m: Mgmt, q: QueryPairs) -> ApiResu
     let email = q.get("email").filter(|e| !e.is_empty()).ok_or_else(|| {
         ApiError::invalid_query("Query validation error: 'Missing required property: email' on property email.")
     })?;
-    let users = app
-        .users_by_email(&m.tenant, email, &q.list("fields"), q.bool("include_fields", true)?)
-        .await?;
+    let users = app.users_by_email(&m.tenant, email, &q.list("fields"), q.bool("include_fields", true)?).await?;
     Ok(json_response(StatusCode::OK, &users))
 }

@@ -27,9 +27,7 @@ fn endpoints_of(surface: Surface) -> impl Iterator<Item = &'static Endpoint> {
 }
 
 fn served_count<'a>(endpoints: impl Iterator<Item = &'a Endpoint>) -> (usize, usize) {
-    endpoints.fold((0, 0), |(served, total), ep| {
-        (served + usize::from(serves(ep)), total + 1)
-    })
+    endpoints.fold((0, 0), |(served, total), ep| (served + usize::from(serves(ep)), total + 1))
 }
 
 /// First path segment after /api/v2: `users` for /api/v2/users/{id}/roles.
@@ -46,17 +44,9 @@ fn table(out: &mut String, endpoints: &[&Endpoint]) {
         let scopes = if ep.scopes.is_empty() {
             "none".to_owned()
         } else {
-            ep.scopes
-                .iter()
-                .map(|scope| format!("`{scope}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            ep.scopes.iter().map(|scope| format!("`{scope}`")).collect::<Vec<_>>().join(", ")
         };
-        let _ = writeln!(
-            out,
-            "| {} | `{}` | {} | {} |",
-            ep.method, ep.path, state, scopes
-        );
+        let _ = writeln!(out, "| {} | `{}` | {} | {} |", ep.method, ep.path, state, scopes);
     }
 }
 
@@ -76,14 +66,8 @@ fn render_section() -> String {
 
     let (served, total) = served_count(endpoints_of(Surface::Management));
     let (auth_served, auth_total) = served_count(endpoints_of(Surface::Authentication));
-    let _ = writeln!(
-        out,
-        "- Management API: {served} of {total} endpoints served."
-    );
-    let _ = writeln!(
-        out,
-        "- Authentication API: {auth_served} of {auth_total} endpoints served.\n"
-    );
+    let _ = writeln!(out, "- Management API: {served} of {total} endpoints served.");
+    let _ = writeln!(out, "- Authentication API: {auth_served} of {auth_total} endpoints served.\n");
 
     let _ = writeln!(out, "### Management API (`/api/v2`)\n");
     let _ = writeln!(out, "{served} of {total} endpoints served.\n");
@@ -93,25 +77,12 @@ fn render_section() -> String {
     groups.dedup();
     out.push_str("| Group | Served |\n|---|---|\n");
     for &group in &groups {
-        let (served, total) = served_count(
-            management
-                .iter()
-                .copied()
-                .filter(|ep| group_of(ep) == group),
-        );
-        let _ = writeln!(
-            out,
-            "| [{group}](#{}) | {served} of {total} |",
-            anchor(group)
-        );
+        let (served, total) = served_count(management.iter().copied().filter(|ep| group_of(ep) == group));
+        let _ = writeln!(out, "| [{group}](#{}) | {served} of {total} |", anchor(group));
     }
     out.push('\n');
     for group in groups {
-        let members: Vec<&Endpoint> = management
-            .iter()
-            .copied()
-            .filter(|ep| group_of(ep) == group)
-            .collect();
+        let members: Vec<&Endpoint> = management.iter().copied().filter(|ep| group_of(ep) == group).collect();
         let (served, total) = served_count(members.iter().copied());
         let _ = writeln!(out, "#### {group} ({served} of {total} served)\n");
         table(&mut out, &members);
@@ -128,11 +99,8 @@ fn render_section() -> String {
 
 /// GitHub's anchor for the heading `#### {group} (N of M served)`.
 fn anchor(group: &str) -> String {
-    let (served, total) = served_count(
-        ENDPOINTS
-            .iter()
-            .filter(|ep| ep.surface == Surface::Management && group_of(ep) == group),
-    );
+    let (served, total) =
+        served_count(ENDPOINTS.iter().filter(|ep| ep.surface == Surface::Management && group_of(ep) == group));
     format!("{group}-{served}-of-{total}-served")
 }
 
@@ -211,10 +179,7 @@ fn compatibility_doc_lists_every_endpoint_with_its_state() {
 #[test]
 fn splice_keeps_the_hand_written_parts() {
     let doc = format!("intro\n{BEGIN}\nold\n{END}\noutro\n");
-    assert_eq!(
-        splice(&doc, "new\n"),
-        Ok(format!("intro\n{BEGIN}\nnew\n{END}\noutro\n"))
-    );
+    assert_eq!(splice(&doc, "new\n"), Ok(format!("intro\n{BEGIN}\nnew\n{END}\noutro\n")));
     assert!(splice("no markers", "x").is_err());
     assert!(splice(&format!("{END}\n{BEGIN}\n"), "x").is_err());
     assert!(splice(&format!("{BEGIN}\n{BEGIN}\n{END}\n"), "x").is_err());

@@ -19,16 +19,10 @@ pub(crate) struct Period {
 
 /// Parses `s`, or `None` when it is not an accepted date.
 pub(crate) fn parse(s: &str) -> Option<Period> {
-    let mut c = Cursor {
-        b: s.as_bytes(),
-        i: 0,
-    };
+    let mut c = Cursor { b: s.as_bytes(), i: 0 };
     let year = c.digits(4)?;
     if c.done() {
-        return Some(Period {
-            start: day_ms(year, 1, 1),
-            end: day_ms(year + 1, 1, 1),
-        });
+        return Some(Period { start: day_ms(year, 1, 1), end: day_ms(year + 1, 1, 1) });
     }
     c.eat(b'-').then_some(())?;
     let month = c.digits(2)?;
@@ -36,15 +30,8 @@ pub(crate) fn parse(s: &str) -> Option<Period> {
         return None;
     }
     if c.done() {
-        let (next_year, next_month) = if month == 12 {
-            (year + 1, 1)
-        } else {
-            (year, month + 1)
-        };
-        return Some(Period {
-            start: day_ms(year, month, 1),
-            end: day_ms(next_year, next_month, 1),
-        });
+        let (next_year, next_month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+        return Some(Period { start: day_ms(year, month, 1), end: day_ms(next_year, next_month, 1) });
     }
     c.eat(b'-').then_some(())?;
     let day = c.digits(2)?;
@@ -53,10 +40,7 @@ pub(crate) fn parse(s: &str) -> Option<Period> {
     }
     let midnight = day_ms(year, month, day);
     if c.done() {
-        return Some(Period {
-            start: midnight,
-            end: midnight + MS_PER_DAY,
-        });
+        return Some(Period { start: midnight, end: midnight + MS_PER_DAY });
     }
     (c.eat(b'T') || c.eat(b't')).then_some(())?;
     let hour = c.digits(2)?;
@@ -84,10 +68,7 @@ pub(crate) fn parse(s: &str) -> Option<Period> {
     if !c.done() {
         return None;
     }
-    Some(Period {
-        start,
-        end: start + length,
-    })
+    Some(Period { start, end: start + length })
 }
 
 /// Reads ASCII digits from a byte string.
@@ -190,26 +171,11 @@ mod tests {
         assert_eq!(p("2020"), Some((1_577_836_800_000, 1_609_459_200_000)));
         assert_eq!(p("2020-02"), Some((1_580_515_200_000, 1_583_020_800_000)));
         assert_eq!(p("2020-12"), Some((1_606_780_800_000, 1_609_459_200_000)));
-        assert_eq!(
-            p("2020-02-29"),
-            Some((1_582_934_400_000, 1_583_020_800_000))
-        );
-        assert_eq!(
-            p("2020-01-15T10:30"),
-            Some((1_579_084_200_000, 1_579_084_260_000))
-        );
-        assert_eq!(
-            p("2020-01-15T10:30:05Z"),
-            Some((1_579_084_205_000, 1_579_084_206_000))
-        );
-        assert_eq!(
-            p("2020-01-15t10:30:05.5z"),
-            Some((1_579_084_205_500, 1_579_084_205_501))
-        );
-        assert_eq!(
-            p("2020-01-15T10:30:05.123"),
-            Some((1_579_084_205_123, 1_579_084_205_124))
-        );
+        assert_eq!(p("2020-02-29"), Some((1_582_934_400_000, 1_583_020_800_000)));
+        assert_eq!(p("2020-01-15T10:30"), Some((1_579_084_200_000, 1_579_084_260_000)));
+        assert_eq!(p("2020-01-15T10:30:05Z"), Some((1_579_084_205_000, 1_579_084_206_000)));
+        assert_eq!(p("2020-01-15t10:30:05.5z"), Some((1_579_084_205_500, 1_579_084_205_501)));
+        assert_eq!(p("2020-01-15T10:30:05.123"), Some((1_579_084_205_123, 1_579_084_205_124)));
     }
 
     #[test]

@@ -55,14 +55,8 @@ impl Word {
         let at = self.find_plain(':')?;
         let colon = self.chars.get(at)?;
         let after = colon.pos + 1;
-        let field = Word {
-            chars: self.chars.get(..at)?.to_vec(),
-            start: self.start,
-        };
-        let value = Word {
-            chars: self.chars.get(at + 1..)?.to_vec(),
-            start: after,
-        };
+        let field = Word { chars: self.chars.get(..at)?.to_vec(), start: self.start };
+        let value = Word { chars: self.chars.get(at + 1..)?.to_vec(), start: after };
         Some((field, value, after))
     }
 }
@@ -120,21 +114,13 @@ pub(crate) fn lex(q: &str) -> Result<Vec<Token>, QueryError> {
         };
         if let Some(kind) = single {
             it.next();
-            out.push(Token {
-                kind,
-                start,
-                end: start + c.len_utf8(),
-            });
+            out.push(Token { kind, start, end: start + c.len_utf8() });
             continue;
         }
         if c == '"' {
             it.next();
             let (text, end) = lex_phrase(start, &mut it)?;
-            out.push(Token {
-                kind: TokenKind::Phrase(text),
-                start,
-                end,
-            });
+            out.push(Token { kind: TokenKind::Phrase(text), start, end });
             continue;
         }
         let (word, end) = lex_word(start, &mut it)?;
@@ -173,25 +159,14 @@ fn lex_word(start: usize, it: &mut Peekable<CharIndices<'_>>) -> Result<(Word, u
         it.next();
         if c == '\\' {
             let Some((epos, e)) = it.next() else {
-                return Err(QueryError::new(
-                    "a backslash at the end of the query escapes nothing",
-                    pos,
-                ));
+                return Err(QueryError::new("a backslash at the end of the query escapes nothing", pos));
             };
-            chars.push(WChar {
-                c: e,
-                escaped: true,
-                pos,
-            });
+            chars.push(WChar { c: e, escaped: true, pos });
             end = epos + e.len_utf8();
             continue;
         }
         reject_special(c, pos)?;
-        chars.push(WChar {
-            c,
-            escaped: false,
-            pos,
-        });
+        chars.push(WChar { c, escaped: false, pos });
         end = pos + c.len_utf8();
     }
     Ok((Word { chars, start }, end))
@@ -199,10 +174,7 @@ fn lex_word(start: usize, it: &mut Peekable<CharIndices<'_>>) -> Result<(Word, u
 
 /// Reads a phrase whose opening quote is at `start` (already consumed).
 /// Returns the text and the byte offset after the closing quote.
-fn lex_phrase(
-    start: usize,
-    it: &mut Peekable<CharIndices<'_>>,
-) -> Result<(String, usize), QueryError> {
+fn lex_phrase(start: usize, it: &mut Peekable<CharIndices<'_>>) -> Result<(String, usize), QueryError> {
     let mut text = String::new();
     while let Some((pos, c)) = it.next() {
         match c {
@@ -214,10 +186,7 @@ fn lex_phrase(
             _ => text.push(c),
         }
     }
-    Err(QueryError::new(
-        "unterminated quoted phrase: this '\"' is never closed",
-        start,
-    ))
+    Err(QueryError::new("unterminated quoted phrase: this '\"' is never closed", start))
 }
 
 /// Errors for unescaped characters with a Lucene meaning we do not support.

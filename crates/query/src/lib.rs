@@ -186,10 +186,7 @@ pub enum Cond {
     Glob(Vec<String>),
     /// Values between the bounds. For dates, partial-date bounds are already
     /// expanded to millisecond instants (see the crate documentation).
-    Range {
-        lower: Bound<Scalar>,
-        upper: Bound<Scalar>,
-    },
+    Range { lower: Bound<Scalar>, upper: Bound<Scalar> },
 }
 
 /// A typed value.
@@ -213,9 +210,6 @@ pub struct QueryError {
 
 impl QueryError {
     pub(crate) fn new(message: impl Into<String>, position: usize) -> Self {
-        Self {
-            message: message.into(),
-            position,
-        }
+        Self { message: message.into(), position }
     }
 }

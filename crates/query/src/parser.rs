@@ -28,12 +28,7 @@ type Result<T> = std::result::Result<T, QueryError>;
 
 impl<'a> Parser<'a> {
     pub fn new(q: &'a str, tokens: Vec<Token>, schema: &'a dyn Schema) -> Self {
-        Self {
-            q,
-            tokens,
-            next: 0,
-            schema,
-        }
+        Self { q, tokens, next: 0, schema }
     }
 
     /// Parses the whole query.
@@ -44,10 +39,7 @@ impl<'a> Parser<'a> {
         let filter = self.or_expr(None, 0)?;
         if let Some(tok) = self.peek() {
             // `or_expr` only stops early at a ')'.
-            return Err(QueryError::new(
-                "unbalanced ')': nothing to close",
-                tok.start,
-            ));
+            return Err(QueryError::new("unbalanced ')': nothing to close", tok.start));
         }
         Ok(filter)
     }
@@ -89,10 +81,7 @@ impl<'a> Parser<'a> {
         if ok {
             Ok(())
         } else {
-            Err(QueryError::new(
-                format!("'{}' must be followed by a term", self.source(op)),
-                op.start,
-            ))
+            Err(QueryError::new(format!("'{}' must be followed by a term", self.source(op)), op.start))
         }
     }
 
@@ -146,10 +135,7 @@ impl<'a> Parser<'a> {
 
     fn primary(&mut self, ctx: Option<&Target>, depth: usize) -> Result<Filter> {
         let Some(tok) = self.bump() else {
-            return Err(QueryError::new(
-                "the query ends where a term was expected",
-                self.q.len(),
-            ));
+            return Err(QueryError::new("the query ends where a term was expected", self.q.len()));
         };
         match tok.kind {
             TokenKind::LParen => self.group(ctx, depth, tok.start),
@@ -158,31 +144,17 @@ impl<'a> Parser<'a> {
                     let range = self.range(&tok)?;
                     self.term(Some(target), &Value::Range(range))
                 }
-                None => Err(QueryError::new(
-                    "a range needs a field, as in logins_count:[1 TO 5]",
-                    tok.start,
-                )),
+                None => Err(QueryError::new("a range needs a field, as in logins_count:[1 TO 5]", tok.start)),
             },
-            TokenKind::Phrase(text) => self.term(
-                ctx,
-                &Value::Phrase {
-                    text,
-                    pos: tok.start,
-                },
-            ),
+            TokenKind::Phrase(text) => self.term(ctx, &Value::Phrase { text, pos: tok.start }),
             TokenKind::Word(word) => self.clause(word, ctx, depth),
-            TokenKind::RParen => Err(QueryError::new(
-                "unbalanced ')': nothing to close",
-                tok.start,
-            )),
-            TokenKind::And | TokenKind::Or | TokenKind::Not => Err(QueryError::new(
-                format!("'{}' must come after a term", self.source(&tok)),
-                tok.start,
-            )),
-            TokenKind::RBracket | TokenKind::RBrace => Err(QueryError::new(
-                format!("unexpected '{}' outside a range", self.source(&tok)),
-                tok.start,
-            )),
+            TokenKind::RParen => Err(QueryError::new("unbalanced ')': nothing to close", tok.start)),
+            TokenKind::And | TokenKind::Or | TokenKind::Not => {
+                Err(QueryError::new(format!("'{}' must come after a term", self.source(&tok)), tok.start))
+            }
+            TokenKind::RBracket | TokenKind::RBrace => {
+                Err(QueryError::new(format!("unexpected '{}' outside a range", self.source(&tok)), tok.start))
+            }
         }
     }
 
@@ -198,10 +170,7 @@ impl<'a> Parser<'a> {
         }
         let inner = self.or_expr(ctx, depth)?;
         match self.bump() {
-            Some(Token {
-                kind: TokenKind::RParen,
-                ..
-            }) => Ok(inner),
+            Some(Token { kind: TokenKind::RParen, .. }) => Ok(inner),
             _ => Err(unclosed_paren(open)),
         }
     }
@@ -235,12 +204,7 @@ impl<'a> Parser<'a> {
             return self.term(Some(&target), &Value::Word(value));
         }
         // `field:` followed by a separate token (`name: jane`, `name:"a b"`, `name:(…)`).
-        let missing = || {
-            QueryError::new(
-                format!("missing value after '{}:'", field.text()),
-                after_colon,
-            )
-        };
+        let missing = || QueryError::new(format!("missing value after '{}:'", field.text()), after_colon);
         let Some(tok) = self.peek().cloned() else {
             return Err(missing());
         };
@@ -251,10 +215,7 @@ impl<'a> Parser<'a> {
             }
             TokenKind::Phrase(text) => {
                 self.bump();
-                let value = Value::Phrase {
-                    text,
-                    pos: tok.start,
-                };
+                let value = Value::Phrase { text, pos: tok.start };
                 self.term(Some(&target), &value)
             }
             TokenKind::LParen => {
@@ -273,10 +234,7 @@ impl<'a> Parser<'a> {
     /// Resolves a field name written before ':'.
     fn resolve_field(&self, field: &Word) -> Result<Target> {
         if field.find_plain('*').is_some() {
-            return Err(QueryError::new(
-                "wildcards in field names are not supported",
-                field.start,
-            ));
+            return Err(QueryError::new("wildcards in field names are not supported", field.start));
         }
         if field.is_plain("_exists_") {
             return Ok(Target::Exists);
@@ -298,62 +256,30 @@ impl<'a> Parser<'a> {
         let lower_inclusive = open.kind == TokenKind::LBracket;
         let lower = self.bound(open)?;
         match self.bump() {
-            Some(Token {
-                kind: TokenKind::Word(w),
-                ..
-            }) if w.is_plain("TO") => {}
-            Some(tok) => {
-                return Err(QueryError::new(
-                    "expected 'TO' between the bounds of a range",
-                    tok.start,
-                ))
-            }
+            Some(Token { kind: TokenKind::Word(w), .. }) if w.is_plain("TO") => {}
+            Some(tok) => return Err(QueryError::new("expected 'TO' between the bounds of a range", tok.start)),
             None => return Err(unclosed_range(open.start)),
         }
         let upper = self.bound(open)?;
         let upper_inclusive = match self.bump() {
-            Some(Token {
-                kind: TokenKind::RBracket,
-                ..
-            }) => true,
-            Some(Token {
-                kind: TokenKind::RBrace,
-                ..
-            }) => false,
-            Some(tok) => {
-                return Err(QueryError::new(
-                    "expected ']' or '}' to close the range",
-                    tok.start,
-                ))
-            }
+            Some(Token { kind: TokenKind::RBracket, .. }) => true,
+            Some(Token { kind: TokenKind::RBrace, .. }) => false,
+            Some(tok) => return Err(QueryError::new("expected ']' or '}' to close the range", tok.start)),
             None => return Err(unclosed_range(open.start)),
         };
-        Ok(RangeValue {
-            lower,
-            upper,
-            lower_inclusive,
-            upper_inclusive,
-            pos: open.start,
-        })
+        Ok(RangeValue { lower, upper, lower_inclusive, upper_inclusive, pos: open.start })
     }
 
     fn bound(&mut self, open: &Token) -> Result<BoundValue> {
         match self.bump() {
-            Some(Token {
-                kind: TokenKind::Word(w),
-                ..
-            }) => {
+            Some(Token { kind: TokenKind::Word(w), .. }) => {
                 if w.is_plain("*") {
                     Ok(BoundValue::Open)
                 } else {
                     Ok(BoundValue::Word(w))
                 }
             }
-            Some(Token {
-                kind: TokenKind::Phrase(text),
-                start,
-                ..
-            }) => Ok(BoundValue::Phrase { text, pos: start }),
+            Some(Token { kind: TokenKind::Phrase(text), start, .. }) => Ok(BoundValue::Phrase { text, pos: start }),
             Some(tok) => Err(QueryError::new("expected a range bound", tok.start)),
             None => Err(unclosed_range(open.start)),
         }
@@ -363,11 +289,9 @@ impl<'a> Parser<'a> {
     /// target) for every default field.
     fn term(&self, ctx: Option<&Target>, v: &Value) -> Result<Filter> {
         match ctx {
-            Some(Target::Field { path, kind }) => Ok(Filter::Field {
-                path: path.clone(),
-                kind: *kind,
-                cond: value::cond(path, *kind, v)?,
-            }),
+            Some(Target::Field { path, kind }) => {
+                Ok(Filter::Field { path: path.clone(), kind: *kind, cond: value::cond(path, *kind, v)? })
+            }
             Some(Target::Exists) => self.exists(v),
             None => self.default_fields(v),
         }
@@ -378,27 +302,15 @@ impl<'a> Parser<'a> {
             Value::Word(w) => {
                 if let Some(star) = w.find_plain('*') {
                     let pos = w.chars.get(star).map_or(w.start, |c| c.pos);
-                    return Err(QueryError::new(
-                        "_exists_ takes a field name without wildcards",
-                        pos,
-                    ));
+                    return Err(QueryError::new("_exists_ takes a field name without wildcards", pos));
                 }
                 (w.text(), w.start)
             }
             Value::Phrase { text, pos } => (text.clone(), *pos),
-            Value::Range(r) => {
-                return Err(QueryError::new(
-                    "_exists_ takes a field name, not a range",
-                    r.pos,
-                ))
-            }
+            Value::Range(r) => return Err(QueryError::new("_exists_ takes a field name, not a range", r.pos)),
         };
         match self.schema.exists_field(&path) {
-            Some(kind) => Ok(Filter::Field {
-                path,
-                kind,
-                cond: Cond::Exists,
-            }),
+            Some(kind) => Ok(Filter::Field { path, kind, cond: Cond::Exists }),
             None => Err(QueryError::new(format!("unknown field '{path}'"), pos)),
         }
     }
@@ -406,10 +318,7 @@ impl<'a> Parser<'a> {
     fn default_fields(&self, v: &Value) -> Result<Filter> {
         let fields = self.schema.default_fields();
         if fields.is_empty() {
-            return Err(QueryError::new(
-                "terms without a field are not supported; write field:value",
-                v.pos(),
-            ));
+            return Err(QueryError::new("terms without a field are not supported; write field:value", v.pos()));
         }
         let mut items = Vec::with_capacity(fields.len());
         for &path in fields {
@@ -419,11 +328,7 @@ impl<'a> Parser<'a> {
                     v.pos(),
                 ));
             };
-            items.push(Filter::Field {
-                path: path.to_owned(),
-                kind,
-                cond: value::cond(path, kind, v)?,
-            });
+            items.push(Filter::Field { path: path.to_owned(), kind, cond: value::cond(path, kind, v)? });
         }
         Ok(join(items, Filter::Or))
     }
@@ -433,10 +338,7 @@ impl<'a> Parser<'a> {
 fn deeper(depth: usize, pos: usize) -> Result<usize> {
     let depth = depth + 1;
     if depth > MAX_DEPTH {
-        return Err(QueryError::new(
-            format!("groups and NOTs are nested deeper than {MAX_DEPTH} levels"),
-            pos,
-        ));
+        return Err(QueryError::new(format!("groups and NOTs are nested deeper than {MAX_DEPTH} levels"), pos));
     }
     Ok(depth)
 }

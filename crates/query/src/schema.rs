@@ -7,15 +7,7 @@ use crate::{FieldKind, Schema};
 pub struct UserSchema;
 
 /// Case-insensitive text. Auth0 stores usernames lower-cased, so `username` is too.
-const TEXT_CI: &[&str] = &[
-    "email",
-    "email.domain",
-    "name",
-    "given_name",
-    "family_name",
-    "nickname",
-    "username",
-];
+const TEXT_CI: &[&str] = &["email", "email.domain", "name", "given_name", "family_name", "nickname", "username"];
 
 /// Case-sensitive text.
 const TEXT_CS: &[&str] = &[
@@ -30,42 +22,21 @@ const TEXT_CS: &[&str] = &[
 
 const INTEGER: &[&str] = &["logins_count"];
 
-const DATE: &[&str] = &[
-    "created_at",
-    "updated_at",
-    "last_login",
-    "last_password_reset",
-];
+const DATE: &[&str] = &["created_at", "updated_at", "last_login", "last_password_reset"];
 
-const BOOL: &[&str] = &[
-    "blocked",
-    "email_verified",
-    "phone_verified",
-    "identities.isSocial",
-];
+const BOOL: &[&str] = &["blocked", "email_verified", "phone_verified", "identities.isSocial"];
 
 const METADATA_ROOTS: &[&str] = &["user_metadata", "app_metadata"];
 
 /// What an unfielded term searches.
-const DEFAULT_FIELDS: &[&str] = &[
-    "name",
-    "email",
-    "nickname",
-    "given_name",
-    "family_name",
-    "username",
-];
+const DEFAULT_FIELDS: &[&str] = &["name", "email", "nickname", "given_name", "family_name", "username"];
 
 impl Schema for UserSchema {
     fn field(&self, path: &str) -> Option<FieldKind> {
         if TEXT_CI.contains(&path) {
-            Some(FieldKind::Text {
-                case_insensitive: true,
-            })
+            Some(FieldKind::Text { case_insensitive: true })
         } else if TEXT_CS.contains(&path) {
-            Some(FieldKind::Text {
-                case_insensitive: false,
-            })
+            Some(FieldKind::Text { case_insensitive: false })
         } else if INTEGER.contains(&path) {
             Some(FieldKind::Integer)
         } else if DATE.contains(&path) {

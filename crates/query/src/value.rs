@@ -113,9 +113,7 @@ fn literal(path: &str, kind: FieldKind, text: &str, pos: usize) -> Result<Cond> 
         return Err(QueryError::new(format!("empty value for '{path}'"), pos));
     }
     Ok(match kind {
-        FieldKind::Text { case_insensitive } => {
-            Cond::Eq(Scalar::Text(normalize(text, case_insensitive)))
-        }
+        FieldKind::Text { case_insensitive } => Cond::Eq(Scalar::Text(normalize(text, case_insensitive))),
         FieldKind::Metadata => Cond::Eq(Scalar::Text(text.to_owned())),
         FieldKind::Integer => Cond::Eq(Scalar::Int(integer(path, text, pos)?)),
         FieldKind::Bool => Cond::Eq(Scalar::Bool(boolean(path, text, pos)?)),
@@ -153,19 +151,13 @@ fn wildcard(path: &str, kind: FieldKind, pieces: Vec<String>, pos: usize) -> Res
         _ if only_stars => return Ok(Cond::Exists),
         FieldKind::Integer | FieldKind::Date | FieldKind::Bool => {
             return Err(QueryError::new(
-                format!(
-                    "wildcards are not supported on {} field '{path}' (only '{path}:*' is)",
-                    kind_name(kind)
-                ),
+                format!("wildcards are not supported on {} field '{path}' (only '{path}:*' is)", kind_name(kind)),
                 pos,
             ))
         }
         FieldKind::Text { case_insensitive } => case_insensitive,
     };
-    let pieces: Vec<String> = pieces
-        .iter()
-        .map(|p| normalize(p, case_insensitive))
-        .collect();
+    let pieces: Vec<String> = pieces.iter().map(|p| normalize(p, case_insensitive)).collect();
     if let [first, last] = pieces.as_slice() {
         if last.is_empty() {
             return Ok(Cond::Prefix(first.clone()));
@@ -180,9 +172,7 @@ fn wildcard(path: &str, kind: FieldKind, pieces: Vec<String>, pos: usize) -> Res
     }
     Ok(match pieces.as_slice() {
         [first, last] if first.is_empty() => Cond::Suffix(last.clone()),
-        [first, middle, last] if first.is_empty() && last.is_empty() => {
-            Cond::Contains(middle.clone())
-        }
+        [first, middle, last] if first.is_empty() && last.is_empty() => Cond::Contains(middle.clone()),
         _ => Cond::Glob(pieces),
     })
 }
@@ -191,26 +181,17 @@ fn range(path: &str, kind: FieldKind, r: &RangeValue) -> Result<Cond> {
     let (lower, upper) = match kind {
         FieldKind::Metadata | FieldKind::Bool => {
             return Err(QueryError::new(
-                format!(
-                    "ranges are not supported on {} field '{path}'",
-                    kind_name(kind)
-                ),
+                format!("ranges are not supported on {} field '{path}'", kind_name(kind)),
                 r.pos,
             ))
         }
         FieldKind::Integer => {
             let int = |t: &str, p: usize| integer(path, t, p).map(Scalar::Int);
-            (
-                plain_bound(&r.lower, r.lower_inclusive, int)?,
-                plain_bound(&r.upper, r.upper_inclusive, int)?,
-            )
+            (plain_bound(&r.lower, r.lower_inclusive, int)?, plain_bound(&r.upper, r.upper_inclusive, int)?)
         }
         FieldKind::Text { case_insensitive } => {
             let text = |t: &str, _: usize| Ok(Scalar::Text(normalize(t, case_insensitive)));
-            (
-                plain_bound(&r.lower, r.lower_inclusive, text)?,
-                plain_bound(&r.upper, r.upper_inclusive, text)?,
-            )
+            (plain_bound(&r.lower, r.lower_inclusive, text)?, plain_bound(&r.upper, r.upper_inclusive, text)?)
         }
         FieldKind::Date => {
             // Rounded like Elasticsearch date math: a bound covers its whole period.
@@ -218,11 +199,7 @@ fn range(path: &str, kind: FieldKind, r: &RangeValue) -> Result<Cond> {
                 None => Bound::Unbounded,
                 Some((t, p)) => {
                     let period = date(path, &t, p)?;
-                    let at = if r.lower_inclusive {
-                        period.start
-                    } else {
-                        period.end
-                    };
+                    let at = if r.lower_inclusive { period.start } else { period.end };
                     Bound::Included(Scalar::Date(at))
                 }
             };
@@ -230,11 +207,7 @@ fn range(path: &str, kind: FieldKind, r: &RangeValue) -> Result<Cond> {
                 None => Bound::Unbounded,
                 Some((t, p)) => {
                     let period = date(path, &t, p)?;
-                    let at = if r.upper_inclusive {
-                        period.end
-                    } else {
-                        period.start
-                    };
+                    let at = if r.upper_inclusive { period.end } else { period.start };
                     Bound::Excluded(Scalar::Date(at))
                 }
             };
@@ -281,18 +254,14 @@ fn bound_text(b: &BoundValue) -> Result<Option<(String, usize)>> {
 }
 
 fn integer(path: &str, text: &str, pos: usize) -> Result<i64> {
-    text.parse()
-        .map_err(|_| QueryError::new(format!("'{path}' takes an integer, not '{text}'"), pos))
+    text.parse().map_err(|_| QueryError::new(format!("'{path}' takes an integer, not '{text}'"), pos))
 }
 
 fn boolean(path: &str, text: &str, pos: usize) -> Result<bool> {
     match text {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(QueryError::new(
-            format!("'{path}' takes true or false, not '{text}'"),
-            pos,
-        )),
+        _ => Err(QueryError::new(format!("'{path}' takes true or false, not '{text}'"), pos)),
     }
 }
 

@@ -112,6 +112,10 @@ impl App {
             )
             .await?;
         self.invalidate_tenants().await;
-        Ok(Some(Bootstrapped { tenant_id: t, admin_client_id: client_id, generated_secret: generated.then_some(secret) }))
+        Ok(Some(Bootstrapped {
+            tenant_id: t,
+            admin_client_id: client_id,
+            generated_secret: generated.then_some(secret),
+        }))
     }
 }

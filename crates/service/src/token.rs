@@ -39,21 +39,27 @@ impl App {
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: grant_type"))?;
         match grant {
             "client_credentials" => self.client_credentials(tenant, req).await,
-            "authorization_code" | "password" | "refresh_token" | "http://auth0.com/oauth/grant-type/password-realm"
-            | "urn:ietf:params:oauth:grant-type:device_code" | "urn:ietf:params:oauth:grant-type:token-exchange"
-            | "http://auth0.com/oauth/grant-type/passwordless/otp" | "http://auth0.com/oauth/grant-type/mfa-otp"
-            | "http://auth0.com/oauth/grant-type/mfa-oob" | "http://auth0.com/oauth/grant-type/mfa-recovery-code" => {
-                Err(OAuthError::new(501, "unsupported_grant_type", format!("castellan does not support the grant type '{grant}' yet.")))
-            }
+            "authorization_code"
+            | "password"
+            | "refresh_token"
+            | "http://auth0.com/oauth/grant-type/password-realm"
+            | "urn:ietf:params:oauth:grant-type:device_code"
+            | "urn:ietf:params:oauth:grant-type:token-exchange"
+            | "http://auth0.com/oauth/grant-type/passwordless/otp"
+            | "http://auth0.com/oauth/grant-type/mfa-otp"
+            | "http://auth0.com/oauth/grant-type/mfa-oob"
+            | "http://auth0.com/oauth/grant-type/mfa-recovery-code" => Err(OAuthError::new(
+                501,
+                "unsupported_grant_type",
+                format!("castellan does not support the grant type '{grant}' yet."),
+            )),
             other => Err(OAuthError::new(403, "unsupported_grant_type", format!("Unsupported grant type: {other}"))),
         }
     }
 
     async fn client_credentials(&self, tenant: &Tenant, req: TokenRequest) -> Result<TokenResponse, OAuthError> {
-        let client_id = req
-            .client_id
-            .as_deref()
-            .ok_or_else(|| OAuthError::new(401, "access_denied", "Unauthorized"))?;
+        let client_id =
+            req.client_id.as_deref().ok_or_else(|| OAuthError::new(401, "access_denied", "Unauthorized"))?;
         let secret = req.client_secret.as_ref().ok_or_else(unauthorized)?;
         let (client, stored_hash) = self
             .store
@@ -65,19 +71,29 @@ impl App {
             return Err(unauthorized());
         }
         if !client.grant_types.iter().any(|g| g == "client_credentials") {
-            let mut e = OAuthError::new(403, "unauthorized_client", "Grant type 'client_credentials' not allowed for the client.");
+            let mut e = OAuthError::new(
+                403,
+                "unauthorized_client",
+                "Grant type 'client_credentials' not allowed for the client.",
+            );
             e.uri = Some("https://auth0.com/docs/clients/client-grant-types");
             return Err(e);
         }
         let audience = req.audience.as_deref().ok_or_else(|| {
-            OAuthError::new(403, "access_denied", "No audience parameter was provided, and no default audience has been configured")
+            OAuthError::new(
+                403,
+                "access_denied",
+                "No audience parameter was provided, and no default audience has been configured",
+            )
         })?;
         let api = self
             .store
             .resource_server_by_identifier(tenant.id, audience)
             .await
             .map_err(|_| OAuthError::internal())?
-            .ok_or_else(|| OAuthError::new(403, "access_denied", format!("Service not enabled within domain: {audience}")))?;
+            .ok_or_else(|| {
+                OAuthError::new(403, "access_denied", format!("Service not enabled within domain: {audience}"))
+            })?;
         let grant = self
             .store
             .client_grant_for(tenant.id, client_id, audience)
@@ -93,9 +109,14 @@ impl App {
         let scopes: Vec<String> = match req.scope.as_deref() {
             Some(requested) => {
                 let asked: BTreeSet<&str> = requested.split_whitespace().collect();
-                let missing: Vec<&str> = asked.iter().copied().filter(|s| !grant.scope.iter().any(|g| g == s)).collect();
+                let missing: Vec<&str> =
+                    asked.iter().copied().filter(|s| !grant.scope.iter().any(|g| g == s)).collect();
                 if !missing.is_empty() {
-                    return Err(OAuthError::new(403, "access_denied", format!("Client has not been granted scopes: {}", missing.join(" "))));
+                    return Err(OAuthError::new(
+                        403,
+                        "access_denied",
+                        format!("Client has not been granted scopes: {}", missing.join(" ")),
+                    ));
                 }
                 grant.scope.iter().filter(|s| asked.contains(s.as_str())).cloned().collect()
             }

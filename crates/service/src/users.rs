@@ -43,11 +43,9 @@ fn conflict() -> ServiceError {
 impl App {
     pub async fn create_user(&self, tenant: &Tenant, caller: &Principal, body: &Value) -> Result<Value, ServiceError> {
         let input = user_input::parse_create(body)?;
-        let conn = self
-            .store
-            .connection_by_name(tenant.id, &input.connection)
-            .await?
-            .ok_or_else(|| ServiceError::bad_request("The connection does not exist.", Some("inexistent_connection")))?;
+        let conn = self.store.connection_by_name(tenant.id, &input.connection).await?.ok_or_else(|| {
+            ServiceError::bad_request("The connection does not exist.", Some("inexistent_connection"))
+        })?;
         if !conn.is_database() {
             return Err(ServiceError::bad_request(
                 "Connection does not support user creation through the API. It must either be a database or passwordless connection.",
@@ -61,10 +59,16 @@ impl App {
         }
         let requires_username = conn.options.requires_username.unwrap_or(false);
         if input.username.is_some() && !requires_username {
-            return Err(ServiceError::bad_request("Cannot set username for connection without requires_username.", None));
+            return Err(ServiceError::bad_request(
+                "Cannot set username for connection without requires_username.",
+                None,
+            ));
         }
         if input.email.is_none() {
-            return Err(DomainError::invalid("'Missing required property: email' on property email (The user's email).").into());
+            return Err(DomainError::invalid(
+                "'Missing required property: email' on property email (The user's email).",
+            )
+            .into());
         }
         if requires_username && input.username.is_none() {
             return Err(DomainError::invalid("'Missing required property: username' on property username.").into());
@@ -83,7 +87,13 @@ impl App {
         }
     }
 
-    pub async fn get_user(&self, tenant: &Tenant, id: &str, fields: &[String], include: bool) -> Result<Value, ServiceError> {
+    pub async fn get_user(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        fields: &[String],
+        include: bool,
+    ) -> Result<Value, ServiceError> {
         let u = self.store.get_user(tenant.id, id).await?.ok_or_else(ServiceError::user_not_found)?;
         Ok(project(u.user.to_json(), fields, include))
     }
@@ -94,12 +104,24 @@ impl App {
         Ok(())
     }
 
-    pub async fn users_by_email(&self, tenant: &Tenant, email: &str, fields: &[String], include: bool) -> Result<Vec<Value>, ServiceError> {
+    pub async fn users_by_email(
+        &self,
+        tenant: &Tenant,
+        email: &str,
+        fields: &[String],
+        include: bool,
+    ) -> Result<Vec<Value>, ServiceError> {
         let found = self.store.users_by_email(tenant.id, email).await?;
         Ok(found.into_iter().map(|s| project(s.user.to_json(), fields, include)).collect())
     }
 
-    pub async fn update_user(&self, tenant: &Tenant, caller: &Principal, id: &str, body: &Value) -> Result<Value, ServiceError> {
+    pub async fn update_user(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        id: &str,
+        body: &Value,
+    ) -> Result<Value, ServiceError> {
         let patch = user_input::parse_patch(body)?;
         if !caller.has("update:users") && !patch.only_app_metadata() {
             return Err(ServiceError::Forbidden {
@@ -126,7 +148,10 @@ impl App {
             u.email_verified = v;
         }
         if !patch.username.is_keep() && !conn.as_ref().is_some_and(|c| c.options.requires_username.unwrap_or(false)) {
-            return Err(ServiceError::bad_request("Cannot set username for connection without requires_username.", None));
+            return Err(ServiceError::bad_request(
+                "Cannot set username for connection without requires_username.",
+                None,
+            ));
         }
         apply(&mut u.username, &patch.username);
         apply(&mut u.phone_number, &patch.phone_number);
@@ -149,9 +174,10 @@ impl App {
         }
         let mut new_hash = None;
         if let Some(pw) = &patch.password {
-            let conn = conn.as_ref().filter(|c| c.is_database()).ok_or_else(|| {
-                ServiceError::bad_request("Connection is not supported for this operation", None)
-            })?;
+            let conn = conn
+                .as_ref()
+                .filter(|c| c.is_database())
+                .ok_or_else(|| ServiceError::bad_request("Connection is not supported for this operation", None))?;
             password_policy::check(conn.options.policy(), conn.options.min_length(), pw)?;
             new_hash = Some(self.hasher.hash(pw.clone()).await?);
             u.last_password_reset = Some(now.clone());
@@ -159,7 +185,9 @@ impl App {
         u.updated_at = now;
         match self.store.update_user(tenant.id, stored.pk, &u, new_hash.as_deref()).await {
             Ok(()) => Ok(u.to_json()),
-            Err(StoreError::Conflict(_)) => Err(ServiceError::bad_request("The specified new email already exists", None)),
+            Err(StoreError::Conflict(_)) => {
+                Err(ServiceError::bad_request("The specified new email already exists", None))
+            }
             Err(StoreError::NotFound) => Err(ServiceError::user_not_found()),
             Err(e) => Err(e.into()),
         }
@@ -198,15 +226,9 @@ impl App {
                 .map_err(|e| ServiceError::invalid_query(format!("Invalid query string: {e}")))?,
             _ => Filter::All,
         };
-        let page_rows = self
-            .store
-            .search_users(tenant.id, &filter, sort, start, per_page, p.include_totals)
-            .await?;
-        let users: Vec<Value> = page_rows
-            .users
-            .into_iter()
-            .map(|s| project(s.user.to_json(), &p.fields, p.include_fields))
-            .collect();
+        let page_rows = self.store.search_users(tenant.id, &filter, sort, start, per_page, p.include_totals).await?;
+        let users: Vec<Value> =
+            page_rows.users.into_iter().map(|s| project(s.user.to_json(), &p.fields, p.include_fields)).collect();
         Ok(match page_rows.total {
             Some(total) => UserList::Totals { start, limit: per_page, length: users.len() as u64, users, total },
             None => UserList::Array(users),
@@ -215,18 +237,19 @@ impl App {
 }
 
 fn parse_sort(s: &str) -> Result<Sort, ServiceError> {
-    let bad = || ServiceError::invalid_query(format!(
+    let bad = || {
+        ServiceError::invalid_query(format!(
         "Query validation error: 'String does not match pattern ^(([a-zA-Z0-9_\\.]+))\\:(1|-1)$: {s}' on property sort (Field to sort by. Use field:order where order is 1 for ascending and -1 for descending.)."
-    ));
+    ))
+    };
     let (field, dir) = s.rsplit_once(':').ok_or_else(bad)?;
     let descending = match dir {
         "1" => false,
         "-1" => true,
         _ => return Err(bad()),
     };
-    let field = SortField::parse(field).ok_or_else(|| {
-        ServiceError::invalid_query(format!("Sorting by '{field}' is not supported."))
-    })?;
+    let field = SortField::parse(field)
+        .ok_or_else(|| ServiceError::invalid_query(format!("Sorting by '{field}' is not supported.")))?;
     Ok(Sort { field, descending })
 }
 

@@ -70,22 +70,34 @@ impl Store {
         rows.iter().map(|r| get_str(r, "domain")).collect()
     }
 
-    pub async fn insert_signing_key(&self, tenant: i64, kid: &str, der_b64: &str, state: &str, now_ms: i64) -> Result<()> {
+    pub async fn insert_signing_key(
+        &self,
+        tenant: i64,
+        kid: &str,
+        der_b64: &str,
+        state: &str,
+        now_ms: i64,
+    ) -> Result<()> {
         let _w = self.write_guard().await;
         let mut q = Sql::new("INSERT INTO signing_keys (tenant_id, kid, der, state, created_at) VALUES (");
-        q.int(tenant).push(", ").text(kid).push(", ").text(der_b64).push(", ").text(state).push(", ").int(now_ms).push(")");
+        q.int(tenant)
+            .push(", ")
+            .text(kid)
+            .push(", ")
+            .text(der_b64)
+            .push(", ")
+            .text(state)
+            .push(", ")
+            .int(now_ms)
+            .push(")");
         q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "key exists"))?;
         Ok(())
     }
 
     /// Keys in signing order: `current` first, then `next`, then `previous`.
     pub async fn signing_keys(&self, tenant: i64) -> Result<Vec<KeyRow>> {
-        let mut q = Sql::new(
-            "SELECT kid, der, state FROM signing_keys WHERE tenant_id = ",
-        );
-        q.int(tenant).push(
-            " ORDER BY CASE state WHEN 'current' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, created_at DESC",
-        );
+        let mut q = Sql::new("SELECT kid, der, state FROM signing_keys WHERE tenant_id = ");
+        q.int(tenant).push(" ORDER BY CASE state WHEN 'current' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, created_at DESC");
         let rows = q.build().fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| Ok(KeyRow { kid: get_str(r, "kid")?, der_b64: get_str(r, "der")?, state: get_str(r, "state")? }))
@@ -109,7 +121,14 @@ impl Store {
     pub async fn insert_client(&self, tenant: i64, client: &Client, secret_hash: &str) -> Result<()> {
         let _w = self.write_guard().await;
         let mut q = Sql::new("INSERT INTO clients (tenant_id, client_id, secret_hash, doc) VALUES (");
-        q.int(tenant).push(", ").text(&client.client_id).push(", ").text(secret_hash).push(", ").text(to_doc(client)?).push(")");
+        q.int(tenant)
+            .push(", ")
+            .text(&client.client_id)
+            .push(", ")
+            .text(secret_hash)
+            .push(", ")
+            .text(to_doc(client)?)
+            .push(")");
         q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "client exists"))?;
         Ok(())
     }
@@ -125,7 +144,16 @@ impl Store {
     pub async fn insert_client_grant(&self, tenant: i64, g: &ClientGrant) -> Result<()> {
         let _w = self.write_guard().await;
         let mut q = Sql::new("INSERT INTO client_grants (tenant_id, id, client_id, audience, doc) VALUES (");
-        q.int(tenant).push(", ").text(&g.id).push(", ").text(&g.client_id).push(", ").text(&g.audience).push(", ").text(to_doc(g)?).push(")");
+        q.int(tenant)
+            .push(", ")
+            .text(&g.id)
+            .push(", ")
+            .text(&g.client_id)
+            .push(", ")
+            .text(&g.audience)
+            .push(", ")
+            .text(to_doc(g)?)
+            .push(")");
         q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "client grant exists"))?;
         Ok(())
     }

@@ -87,11 +87,7 @@ impl Store {
             })
             .connect(url)
             .await?;
-        let store = Store {
-            pool,
-            dialect,
-            write_lock: (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(()))),
-        };
+        let store = Store { pool, dialect, write_lock: (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(()))) };
         schema::migrate(&store).await?;
         Ok(store)
     }

@@ -116,11 +116,9 @@ pub async fn migrate(store: &Store) -> Result<()> {
 }
 
 async fn apply(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> Result<()> {
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
-        .await?;
-    let done: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
-        .fetch_one(&mut *conn)
-        .await?;
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)").await?;
+    let done: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(&mut *conn).await?;
     let done = done.unwrap_or(0) as usize;
     for (i, m) in MIGRATIONS.iter().enumerate().skip(done) {
         let version = (i + 1) as i64;
@@ -128,10 +126,7 @@ async fn apply(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> Result<()> {
         for stmt in render(m, dialect).split(';').map(str::trim).filter(|s| !s.is_empty()) {
             tx.execute(stmt).await?;
         }
-        sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
-            .bind(version)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)").bind(version).execute(&mut *tx).await?;
         tx.commit().await?;
     }
     Ok(())

@@ -101,7 +101,10 @@ impl Store {
                 q.push(" ORDER BY u.pk ASC");
             }
         }
-        q.push(" LIMIT ").int(limit.min(i64::MAX as u64) as i64).push(" OFFSET ").int(offset.min(i64::MAX as u64) as i64);
+        q.push(" LIMIT ")
+            .int(limit.min(i64::MAX as u64) as i64)
+            .push(" OFFSET ")
+            .int(offset.min(i64::MAX as u64) as i64);
         let rows = q.build().fetch_all(&self.pool).await?;
         let users = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
         let total = if with_total { Some(self.count_users(tenant, filter).await?) } else { None };

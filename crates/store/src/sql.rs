@@ -61,7 +61,6 @@ impl Sql {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

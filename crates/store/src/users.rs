@@ -50,8 +50,18 @@ fn ms(s: &str) -> i64 {
 
 /// The column values shared by INSERT and UPDATE, in `COLS` order.
 const COLS: &[&str] = &[
-    "connection", "email", "username", "name", "nickname", "given_name", "family_name",
-    "created_at", "updated_at", "last_login", "logins_count", "doc",
+    "connection",
+    "email",
+    "username",
+    "name",
+    "nickname",
+    "given_name",
+    "family_name",
+    "created_at",
+    "updated_at",
+    "last_login",
+    "logins_count",
+    "doc",
 ];
 
 fn values(u: &User) -> Result<Vec<Arg>> {

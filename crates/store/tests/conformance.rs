@@ -3,6 +3,8 @@
 //! gets its own database). Set CASTELLAN_REQUIRE_PG=1 to make a missing
 //! PostgreSQL a failure instead of a skip (CI does).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 
 use castellan_domain::user::{Identity, User};
@@ -99,8 +101,17 @@ async fn tenants_are_unique_and_isolated() {
         s.insert_user(t2, &u, None).await.unwrap();
         assert!(matches!(s.insert_user(t1, &u, None).await, Err(StoreError::Conflict(_))), "{}", b.name);
         let mut other = user("2", "x@example.com", "X2", json!({}));
-        assert!(matches!(s.insert_user(t1, &other, None).await, Err(StoreError::Conflict(_))), "{}: email per connection", b.name);
-        other.identities = vec![Identity { connection: "other-db".into(), user_id: "2".into(), provider: "auth0".into(), is_social: false }];
+        assert!(
+            matches!(s.insert_user(t1, &other, None).await, Err(StoreError::Conflict(_))),
+            "{}: email per connection",
+            b.name
+        );
+        other.identities = vec![Identity {
+            connection: "other-db".into(),
+            user_id: "2".into(),
+            provider: "auth0".into(),
+            is_social: false,
+        }];
         s.insert_user(t1, &other, None).await.unwrap();
         let got = s.get_user(t1, "auth0|1").await.unwrap().unwrap();
         assert_eq!(got.user, u, "{}", b.name);
@@ -115,15 +126,40 @@ async fn tenants_are_unique_and_isolated() {
 
 async fn seed(s: &Store, t: i64) {
     let users = [
-        user("a1", "jane@example.com", "Jane Smith", json!({"logins_count": 5, "created_at": "2019-06-15T10:00:00.000Z",
+        user(
+            "a1",
+            "jane@example.com",
+            "Jane Smith",
+            json!({"logins_count": 5, "created_at": "2019-06-15T10:00:00.000Z",
             "user_metadata": {"theme": "dark", "display": {"lang": "fr"}, "addresses": [{"city": "Paris"}]},
-            "app_metadata": {"plan": "gold", "winner": true}})),
-        user("a2", "john@example.org", "John Doe", json!({"logins_count": 0, "created_at": "2020-02-01T00:00:00.000Z",
-            "user_metadata": {"theme": "light"}, "blocked": true})),
-        user("a3", "JOANNA@Corp.com", "joanna jameson", json!({"logins_count": 150, "created_at": "2021-03-03T00:00:00.000Z",
-            "app_metadata": {"plan": "silver", "score": 42}})),
-        user("a4", "bob@usa.gov", "Bob Jackson", json!({"created_at": "2017-12-10T00:00:00.000Z", "user_metadata": {"theme": "dark"}})),
-        user("a5", "ann@example.com", "Ann Robinson", json!({"logins_count": 12, "created_at": "2017-11-20T00:00:00.000Z"})),
+            "app_metadata": {"plan": "gold", "winner": true}}),
+        ),
+        user(
+            "a2",
+            "john@example.org",
+            "John Doe",
+            json!({"logins_count": 0, "created_at": "2020-02-01T00:00:00.000Z",
+            "user_metadata": {"theme": "light"}, "blocked": true}),
+        ),
+        user(
+            "a3",
+            "JOANNA@Corp.com",
+            "joanna jameson",
+            json!({"logins_count": 150, "created_at": "2021-03-03T00:00:00.000Z",
+            "app_metadata": {"plan": "silver", "score": 42}}),
+        ),
+        user(
+            "a4",
+            "bob@usa.gov",
+            "Bob Jackson",
+            json!({"created_at": "2017-12-10T00:00:00.000Z", "user_metadata": {"theme": "dark"}}),
+        ),
+        user(
+            "a5",
+            "ann@example.com",
+            "Ann Robinson",
+            json!({"logins_count": 12, "created_at": "2017-11-20T00:00:00.000Z"}),
+        ),
     ];
     for u in &users {
         s.insert_user(t, u, None).await.unwrap();
@@ -155,9 +191,15 @@ async fn every_search_class() {
         ("name:*ack*", &["bob@usa.gov"]),
         ("name:j*son", &["JOANNA@Corp.com"]),
         ("email.domain:example.com", &["jane@example.com", "ann@example.com"]),
-        ("identities.connection:db", &["jane@example.com", "john@example.org", "JOANNA@Corp.com", "bob@usa.gov", "ann@example.com"]),
+        (
+            "identities.connection:db",
+            &["jane@example.com", "john@example.org", "JOANNA@Corp.com", "bob@usa.gov", "ann@example.com"],
+        ),
         ("user_id:auth0|a2", &["john@example.org"]),
-        ("user_id:auth0*", &["jane@example.com", "john@example.org", "JOANNA@Corp.com", "bob@usa.gov", "ann@example.com"]),
+        (
+            "user_id:auth0*",
+            &["jane@example.com", "john@example.org", "JOANNA@Corp.com", "bob@usa.gov", "ann@example.com"],
+        ),
         ("user_metadata.theme:dark", &["jane@example.com", "bob@usa.gov"]),
         ("user_metadata.theme:Dark", &[]),
         ("user_metadata.display.lang:fr", &["jane@example.com"]),
@@ -176,7 +218,10 @@ async fn every_search_class() {
         ("created_at:2019", &["jane@example.com"]),
         ("blocked:true", &["john@example.org"]),
         ("name:j* AND user_metadata.theme:dark", &["jane@example.com"]),
-        ("user_metadata.theme:dark OR app_metadata.plan:silver", &["jane@example.com", "bob@usa.gov", "JOANNA@Corp.com"]),
+        (
+            "user_metadata.theme:dark OR app_metadata.plan:silver",
+            &["jane@example.com", "bob@usa.gov", "JOANNA@Corp.com"],
+        ),
         ("name:(jane* OR bob*)", &["jane@example.com", "bob@usa.gov"]),
         ("(name:j* OR name:b*) AND NOT blocked:true", &["jane@example.com", "JOANNA@Corp.com", "bob@usa.gov"]),
         ("name:j* NOT blocked:true", &["jane@example.com", "JOANNA@Corp.com"]),
@@ -218,7 +263,11 @@ async fn search_classes_use_indexes() {
             match b.store.dialect() {
                 Dialect::Sqlite => {
                     assert!(!plan.contains("SCAN t"), "{}: {q} scans user_terms:\n{plan}", b.name);
-                    assert!(plan.contains("USING COVERING INDEX user_terms_") || plan.contains("USING INDEX user_terms_"), "{}: {q}:\n{plan}", b.name);
+                    assert!(
+                        plan.contains("USING COVERING INDEX user_terms_") || plan.contains("USING INDEX user_terms_"),
+                        "{}: {q}:\n{plan}",
+                        b.name
+                    );
                 }
                 Dialect::Postgres => {
                     assert!(!plan.contains("Seq Scan on user_terms"), "{}: {q}:\n{plan}", b.name);
@@ -265,7 +314,9 @@ async fn sorting_paging_and_by_email() {
         seed(s, t).await;
         let all = parse("", &UserSchema).unwrap();
         let by = |field, descending| Some(Sort { field, descending });
-        let names = |p: castellan_store::SearchPage| -> Vec<String> { p.users.into_iter().map(|u| u.user.name.unwrap()).collect() };
+        let names = |p: castellan_store::SearchPage| -> Vec<String> {
+            p.users.into_iter().map(|u| u.user.name.unwrap()).collect()
+        };
         let asc = names(s.search_users(t, &all, by(SortField::Name, false), 0, 10, false).await.unwrap());
         assert_eq!(asc, ["Ann Robinson", "Bob Jackson", "Jane Smith", "joanna jameson", "John Doe"], "{}", b.name);
         let desc = names(s.search_users(t, &all, by(SortField::Name, true), 0, 10, false).await.unwrap());

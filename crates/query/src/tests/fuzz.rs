@@ -108,11 +108,7 @@ const FRAGMENTS: &[&str] = &[
 
 fn check(q: &str) {
     if let Err(e) = run(q) {
-        assert!(
-            e.position <= q.len() && q.is_char_boundary(e.position),
-            "bad position {} for {q:?}: {e}",
-            e.position
-        );
+        assert!(e.position <= q.len() && q.is_char_boundary(e.position), "bad position {} for {q:?}: {e}", e.position);
         assert!(!e.message.is_empty(), "empty message for {q:?}");
     }
 }

@@ -10,10 +10,7 @@ fn check(cases: &[(&str, usize, &str)]) {
             Ok(f) => panic!("query {q:?} should fail, got {f:?}"),
             Err(e) => {
                 assert_eq!(e.position, position, "position for {q:?}: {e}");
-                assert!(
-                    e.message.contains(fragment),
-                    "message for {q:?} should contain {fragment:?}: {e}"
-                );
+                assert!(e.message.contains(fragment), "message for {q:?} should contain {fragment:?}: {e}");
             }
         }
     }
@@ -34,11 +31,7 @@ fn structure() {
         ("blocked:true &&", 13, "'&&' must be followed"),
         ("blocked:true OR", 13, "'OR' must be followed"),
         ("blocked:true ||", 13, "'||' must be followed"),
-        (
-            "blocked:true AND OR logins_count:1",
-            13,
-            "'AND' must be followed",
-        ),
+        ("blocked:true AND OR logins_count:1", 13, "'AND' must be followed"),
         ("(blocked:true AND)", 14, "'AND' must be followed"),
         ("AND blocked:true", 0, "'AND' must come after a term"),
         ("OR blocked:true", 0, "'OR' must come after a term"),
@@ -91,11 +84,7 @@ fn fields() {
         ("user_metadatax.a:x", 0, "unknown field"),
         ("*:foo", 0, "wildcards in field names"),
         ("na*me:x", 0, "wildcards in field names"),
-        (
-            "name:(email:x)",
-            6,
-            "field group cannot contain another field",
-        ),
+        ("name:(email:x)", 6, "field group cannot contain another field"),
         ("name:(jane OR email:x)", 14, "field group"),
         ("_exists_:nope", 9, "unknown field 'nope'"),
         ("_exists_:user_metadata.", 9, "unknown field"),
@@ -137,21 +126,9 @@ fn wildcard_rules() {
         ("name:j*s*", 5, "at least 3"),
         ("name:*a*b*", 5, "at least 3"),
         ("*sa", 0, "at least 3"),
-        (
-            "logins_count:1*",
-            13,
-            "wildcards are not supported on integer field",
-        ),
-        (
-            "created_at:20*",
-            11,
-            "wildcards are not supported on date field",
-        ),
-        (
-            "blocked:tr*",
-            8,
-            "wildcards are not supported on boolean field",
-        ),
+        ("logins_count:1*", 13, "wildcards are not supported on integer field"),
+        ("created_at:20*", 11, "wildcards are not supported on date field"),
+        ("blocked:tr*", 8, "wildcards are not supported on boolean field"),
         ("user_metadata.theme:da*", 20, "not supported on metadata"),
         ("user_metadata.theme:*dark", 20, "metadata"),
         ("app_metadata.plan:*", 18, "_exists_:app_metadata.plan"),
@@ -161,11 +138,7 @@ fn wildcard_rules() {
 #[test]
 fn value_types() {
     check(&[
-        (
-            "logins_count:abc",
-            13,
-            "'logins_count' takes an integer, not 'abc'",
-        ),
+        ("logins_count:abc", 13, "'logins_count' takes an integer, not 'abc'"),
         ("logins_count:1.5", 13, "integer"),
         ("logins_count:99999999999999999999", 13, "integer"),
         ("logins_count:\"\"", 13, "empty value"),
@@ -198,23 +171,11 @@ fn ranges() {
         ("logins_count:[1 TO ]", 19, "expected a range bound"),
         ("logins_count:[a TO 5]", 14, "integer"),
         ("logins_count:[1 TO b]", 19, "integer"),
-        (
-            "logins_count:[1* TO 5]",
-            15,
-            "wildcards are not allowed in range bounds",
-        ),
+        ("logins_count:[1* TO 5]", 15, "wildcards are not allowed in range bounds"),
         ("name:[a TO \"\"]", 11, "empty range bound"),
         ("last_login:[2017-13 TO *]", 12, "date"),
-        (
-            "blocked:[false TO true]",
-            8,
-            "ranges are not supported on boolean",
-        ),
-        (
-            "app_metadata.level:[1 TO 5]",
-            19,
-            "ranges are not supported on metadata",
-        ),
+        ("blocked:[false TO true]", 8, "ranges are not supported on boolean"),
+        ("app_metadata.level:[1 TO 5]", 19, "ranges are not supported on metadata"),
         ("user_metadata.age:{1 TO *]", 18, "metadata"),
     ]);
 }

@@ -12,23 +12,15 @@ use std::ops::Bound;
 
 use crate::{parse, Cond, FieldKind, Filter, QueryError, Scalar, UserSchema};
 
-pub(super) const CI: FieldKind = FieldKind::Text {
-    case_insensitive: true,
-};
-pub(super) const CS: FieldKind = FieldKind::Text {
-    case_insensitive: false,
-};
+pub(super) const CI: FieldKind = FieldKind::Text { case_insensitive: true };
+pub(super) const CS: FieldKind = FieldKind::Text { case_insensitive: false };
 
 pub(super) fn run(q: &str) -> Result<Filter, QueryError> {
     parse(q, &UserSchema)
 }
 
 pub(super) fn field(path: &str, kind: FieldKind, cond: Cond) -> Filter {
-    Filter::Field {
-        path: path.to_owned(),
-        kind,
-        cond,
-    }
+    Filter::Field { path: path.to_owned(), kind, cond }
 }
 
 pub(super) fn text(s: &str) -> Scalar {
@@ -46,17 +38,10 @@ pub(super) fn exists(path: &str, kind: FieldKind) -> Filter {
 /// An unfielded term: the same condition on every default field of UserSchema.
 pub(super) fn defaults(cond: Cond) -> Filter {
     Filter::Or(
-        [
-            "name",
-            "email",
-            "nickname",
-            "given_name",
-            "family_name",
-            "username",
-        ]
-        .iter()
-        .map(|f| field(f, CI, cond.clone()))
-        .collect(),
+        ["name", "email", "nickname", "given_name", "family_name", "username"]
+            .iter()
+            .map(|f| field(f, CI, cond.clone()))
+            .collect(),
     )
 }
 
@@ -65,14 +50,7 @@ pub(super) fn range(lower: Bound<Scalar>, upper: Bound<Scalar>) -> Cond {
 }
 
 pub(super) fn date_range(path: &str, start: i64, end: i64) -> Filter {
-    field(
-        path,
-        FieldKind::Date,
-        range(
-            Bound::Included(Scalar::Date(start)),
-            Bound::Excluded(Scalar::Date(end)),
-        ),
-    )
+    field(path, FieldKind::Date, range(Bound::Included(Scalar::Date(start)), Bound::Excluded(Scalar::Date(end))))
 }
 
 pub(super) fn not(f: Filter) -> Filter {
@@ -114,9 +92,6 @@ pub(super) fn name(cond: Cond) -> Filter {
 
 #[test]
 fn error_display_says_what_and_where() {
-    let err = QueryError {
-        message: "unknown field 'x'".into(),
-        position: 3,
-    };
+    let err = QueryError { message: "unknown field 'x'".into(), position: 3 };
     assert_eq!(err.to_string(), "unknown field 'x' (at position 3)");
 }

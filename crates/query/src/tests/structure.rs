@@ -15,39 +15,15 @@ fn boolean_structure() {
         ("blocked:true logins_count:1", Filter::Or(vec![b(), c()])),
         ("blocked:true OR logins_count:1", Filter::Or(vec![b(), c()])),
         ("blocked:true || logins_count:1", Filter::Or(vec![b(), c()])),
-        (
-            "blocked:true AND logins_count:1",
-            Filter::And(vec![b(), c()]),
-        ),
-        (
-            "blocked:true && logins_count:1",
-            Filter::And(vec![b(), c()]),
-        ),
-        (
-            "blocked:true AND logins_count:1 AND email_verified:true",
-            Filter::And(vec![b(), c(), v()]),
-        ),
+        ("blocked:true AND logins_count:1", Filter::And(vec![b(), c()])),
+        ("blocked:true && logins_count:1", Filter::And(vec![b(), c()])),
+        ("blocked:true AND logins_count:1 AND email_verified:true", Filter::And(vec![b(), c(), v()])),
         // NOT > AND > OR.
-        (
-            "blocked:true OR logins_count:1 AND email_verified:true",
-            Filter::Or(vec![b(), Filter::And(vec![c(), v()])]),
-        ),
-        (
-            "blocked:true AND logins_count:1 OR email_verified:true",
-            Filter::Or(vec![Filter::And(vec![b(), c()]), v()]),
-        ),
-        (
-            "blocked:true logins_count:1 AND email_verified:true",
-            Filter::Or(vec![b(), Filter::And(vec![c(), v()])]),
-        ),
-        (
-            "NOT blocked:true AND email_verified:true",
-            Filter::And(vec![not(b()), v()]),
-        ),
-        (
-            "blocked:true NOT logins_count:1",
-            Filter::And(vec![b(), not(c())]),
-        ),
+        ("blocked:true OR logins_count:1 AND email_verified:true", Filter::Or(vec![b(), Filter::And(vec![c(), v()])])),
+        ("blocked:true AND logins_count:1 OR email_verified:true", Filter::Or(vec![Filter::And(vec![b(), c()]), v()])),
+        ("blocked:true logins_count:1 AND email_verified:true", Filter::Or(vec![b(), Filter::And(vec![c(), v()])])),
+        ("NOT blocked:true AND email_verified:true", Filter::And(vec![not(b()), v()])),
+        ("blocked:true NOT logins_count:1", Filter::And(vec![b(), not(c())])),
         (
             "email_verified:true blocked:true NOT logins_count:1",
             Filter::Or(vec![v(), Filter::And(vec![b(), not(c())])]),
@@ -73,29 +49,13 @@ fn boolean_structure() {
 #[test]
 fn field_groups() {
     check(vec![
-        (
-            "name:(jane OR \"John Smith\")",
-            Filter::Or(vec![ci("name", "jane"), ci("name", "john smith")]),
-        ),
-        (
-            "name:(jane john)",
-            Filter::Or(vec![ci("name", "jane"), ci("name", "john")]),
-        ),
-        (
-            "name:(jane AND NOT j*)",
-            Filter::And(vec![
-                ci("name", "jane"),
-                not(name(Cond::Prefix("j".into()))),
-            ]),
-        ),
+        ("name:(jane OR \"John Smith\")", Filter::Or(vec![ci("name", "jane"), ci("name", "john smith")])),
+        ("name:(jane john)", Filter::Or(vec![ci("name", "jane"), ci("name", "john")])),
+        ("name:(jane AND NOT j*)", Filter::And(vec![ci("name", "jane"), not(name(Cond::Prefix("j".into())))])),
         (
             "logins_count:([1 TO 5] OR 10)",
             Filter::Or(vec![
-                field(
-                    "logins_count",
-                    FieldKind::Integer,
-                    range(Included(Scalar::Int(1)), Included(Scalar::Int(5))),
-                ),
+                field("logins_count", FieldKind::Integer, range(Included(Scalar::Int(1)), Included(Scalar::Int(5)))),
                 int("logins_count", 10),
             ]),
         ),
@@ -135,11 +95,7 @@ fn unfielded_terms() {
 #[test]
 fn nesting_up_to_max_depth() {
     let b = boolean("blocked", true);
-    let groups = format!(
-        "{}blocked:true{}",
-        "(".repeat(MAX_DEPTH),
-        ")".repeat(MAX_DEPTH)
-    );
+    let groups = format!("{}blocked:true{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
     assert_eq!(run(&groups), Ok(b.clone()));
 
     let nots = format!("{}blocked:true", "NOT ".repeat(MAX_DEPTH));
@@ -149,18 +105,10 @@ fn nesting_up_to_max_depth() {
     }
     assert_eq!(run(&nots), Ok(want));
 
-    let mixed = format!(
-        "{}blocked:true{}",
-        "NOT (".repeat(MAX_DEPTH / 2),
-        ")".repeat(MAX_DEPTH / 2)
-    );
+    let mixed = format!("{}blocked:true{}", "NOT (".repeat(MAX_DEPTH / 2), ")".repeat(MAX_DEPTH / 2));
     assert!(run(&mixed).is_ok());
 
-    let field_group = format!(
-        "name:{}jane{}",
-        "(".repeat(MAX_DEPTH),
-        ")".repeat(MAX_DEPTH)
-    );
+    let field_group = format!("name:{}jane{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
     assert_eq!(run(&field_group), Ok(ci("name", "jane")));
 }
 
@@ -189,10 +137,7 @@ fn custom_schema_without_defaults() {
             &[]
         }
     }
-    assert_eq!(
-        crate::parse("code:3", &Narrow),
-        Ok(eq("code", FieldKind::Integer, Scalar::Int(3)))
-    );
+    assert_eq!(crate::parse("code:3", &Narrow), Ok(eq("code", FieldKind::Integer, Scalar::Int(3))));
     let err = crate::parse("code:3 three", &Narrow).err();
     assert_eq!(err.map(|e| e.position), Some(7));
     // `exists_field` defaults to `field`.
