@@ -87,20 +87,21 @@ impl Store {
     pub async fn insert_user(&self, tenant: i64, u: &User, password_hash: Option<&str>) -> Result<i64> {
         let _w = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
-        let mut q = Sql::new("INSERT INTO users (tenant_id, user_id, password_hash");
-        for c in COLS {
-            q.push(", ").push(c);
-        }
-        q.push(") VALUES (").int(tenant).push(", ").text(&u.user_id).push(", ").arg(opt(password_hash, false));
-        for v in values(u)? {
-            q.push(", ").arg(v);
-        }
-        q.push(") RETURNING pk");
-        let row = q.build().fetch_one(&mut *tx).await.map_err(|e| conflict_or(e, "The user already exists."))?;
-        let pk = get_i64(&row, "pk")?;
-        insert_terms(&mut tx, tenant, pk, u).await?;
+        let pk = insert_one(&mut tx, tenant, u, password_hash).await?;
         tx.commit().await?;
         Ok(pk)
+    }
+
+    /// Inserts many users and their terms in one transaction (bulk loads:
+    /// imports and benchmark data). Any conflict rolls the whole batch back.
+    pub async fn insert_users_bulk(&self, tenant: i64, users: &[(User, Option<String>)]) -> Result<()> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        for (u, hash) in users {
+            insert_one(&mut tx, tenant, u, hash.as_deref()).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Replaces a user's row and terms. `password_hash` None keeps the hash.
@@ -167,6 +168,23 @@ impl Store {
             .filter(|r| r.as_ref().map_or(true, |s| s.user.email.as_deref() == Some(email)))
             .collect()
     }
+}
+
+/// Inserts the user row and its terms inside `tx`; returns the row's pk.
+async fn insert_one(tx: &mut Transaction<'_, Any>, tenant: i64, u: &User, password_hash: Option<&str>) -> Result<i64> {
+    let mut q = Sql::new("INSERT INTO users (tenant_id, user_id, password_hash");
+    for c in COLS {
+        q.push(", ").push(c);
+    }
+    q.push(") VALUES (").int(tenant).push(", ").text(&u.user_id).push(", ").arg(opt(password_hash, false));
+    for v in values(u)? {
+        q.push(", ").arg(v);
+    }
+    q.push(") RETURNING pk");
+    let row = q.build().fetch_one(&mut **tx).await.map_err(|e| conflict_or(e, "The user already exists."))?;
+    let pk = get_i64(&row, "pk")?;
+    insert_terms(tx, tenant, pk, u).await?;
+    Ok(pk)
 }
 
 async fn insert_terms(tx: &mut Transaction<'_, Any>, tenant: i64, pk: i64, u: &User) -> Result<()> {

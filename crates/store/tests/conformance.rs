@@ -306,6 +306,34 @@ async fn update_rewrites_terms_and_delete_removes_them() {
 }
 
 #[tokio::test]
+async fn bulk_insert_is_all_or_nothing() {
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t = tenant(s, "bulk.example").await;
+        let batch: Vec<_> = (0..50)
+            .map(|i| {
+                (user(&format!("b{i}"), &format!("u{i}@bulk.example"), "Bulk", json!({"app_metadata": {"i": i}})), None)
+            })
+            .collect();
+        s.insert_users_bulk(t, &batch).await.unwrap();
+        assert_eq!(emails(s, t, "app_metadata.i:49").await, set(&["u49@bulk.example"]), "{}", b.name);
+        let mut clash: Vec<_> = (50..60)
+            .map(|i| (user(&format!("b{i}"), &format!("u{i}@bulk.example"), "Bulk", json!({})), None))
+            .collect();
+        clash.push((user("b3", "again@bulk.example", "Dup", json!({})), None));
+        assert!(matches!(s.insert_users_bulk(t, &clash).await, Err(StoreError::Conflict(_))), "{}", b.name);
+        assert_eq!(
+            s.count_users(t, &parse("", &UserSchema).unwrap()).await.unwrap(),
+            50,
+            "{}: the failed batch left nothing",
+            b.name
+        );
+    }
+    finish(bs).await;
+}
+
+#[tokio::test]
 async fn sorting_paging_and_by_email() {
     let bs = backends().await;
     for b in &bs {
