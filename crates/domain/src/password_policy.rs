@@ -49,15 +49,19 @@ impl PolicyLevel {
 
 pub const MAX_PASSWORD_BYTES: usize = 72;
 
+/// The character classes are ASCII-only, as in Auth0's password-sheriff:
+/// `[a-z]`, `[A-Z]`, digits, and this OWASP list of specials (space included).
+pub const SPECIAL: &str = " !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
 pub fn check(level: PolicyLevel, min_length: Option<usize>, password: &str) -> Result<(), DomainError> {
     let min = level.base_min_len().max(min_length.unwrap_or(0));
     if password.chars().count() < min || password.len() > MAX_PASSWORD_BYTES {
         return Err(DomainError::PasswordTooWeak);
     }
-    let lower = password.chars().any(|c| c.is_lowercase());
-    let upper = password.chars().any(|c| c.is_uppercase());
+    let lower = password.chars().any(|c| c.is_ascii_lowercase());
+    let upper = password.chars().any(|c| c.is_ascii_uppercase());
     let digit = password.chars().any(|c| c.is_ascii_digit());
-    let special = password.chars().any(|c| !c.is_alphanumeric());
+    let special = password.chars().any(|c| SPECIAL.contains(c));
     let kinds = [lower, upper, digit, special].iter().filter(|b| **b).count();
     let ok = match level {
         PolicyLevel::None | PolicyLevel::Low => true,
@@ -99,6 +103,9 @@ mod tests {
             (Excellent, "Abcdefgh1!", true),
             (Excellent, "Abcdefg1", false),
             (Excellent, "Abbbcdef1!", false),
+            // Non-ASCII letters count in no class.
+            (Good, "ÉÉÉÉÉÉ1!", false),
+            (Good, "abc def1", true),
         ];
         for (lvl, pw, ok) in cases {
             assert_eq!(check(*lvl, Option::None, pw).is_ok(), *ok, "{lvl:?} {pw}");

@@ -141,7 +141,7 @@ impl QueryPairs {
     }
 
     pub fn bool(&self, key: &str, default: bool) -> Result<bool, ApiError> {
-        match self.get(key) {
+        match self.get(key).map(str::to_ascii_lowercase).as_deref() {
             None | Some("") => Ok(default),
             Some("true") => Ok(true),
             Some("false") => Ok(false),

@@ -109,6 +109,22 @@ async fn create_errors() {
         assert_eq!(r.status.as_u16(), status, "{body}");
         assert_eq!(r.body, want, "{body}");
     }
+    // An M2M client that is not enabled on the connection.
+    s.client_with_scopes("creator", "creator-secret", &["create:users", "read:users"]).await;
+    let other = s.token_for("creator", "creator-secret").await;
+    let r = s
+        .call(
+            "POST",
+            "/api/v2/users",
+            Some(&other),
+            Some(json!({"connection": CONN, "email": "c@example.com", "password": "Passw0rd!"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body["message"],
+        format!("Connection must be enabled for this client to perform single user creation and signup operations (client_id: creator - connection: {CONN})")
+    );
     // Nothing above left a user behind.
     let all = s.call("GET", "/api/v2/users?include_totals=true", Some(&t), None).await;
     assert_eq!(all.body["total"], 1);

@@ -52,9 +52,18 @@ impl App {
                 None,
             ));
         }
+        if conn.enabled_clients.is_empty() {
+            return Err(ServiceError::bad_request("The connection is disabled", None));
+        }
         if let Some(cid) = &caller.client_id {
             if !conn.enabled_clients.iter().any(|c| c == cid) {
-                return Err(ServiceError::bad_request("Connection is disabled.", Some("connection_disabled")));
+                return Err(ServiceError::bad_request(
+                    format!(
+                        "Connection must be enabled for this client to perform single user creation and signup operations (client_id: {cid} - connection: {})",
+                        conn.name
+                    ),
+                    None,
+                ));
             }
         }
         let requires_username = conn.options.requires_username.unwrap_or(false);
