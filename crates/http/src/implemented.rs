@@ -7,13 +7,12 @@
 
 use crate::endpoints::Endpoint;
 
-/// (METHOD, template) of every endpoint castellan serves.
-pub const IMPLEMENTED: &[(&str, &str)] = &[
-    // Authentication API
-    ("POST", "/oauth/token"),
-    ("GET", "/.well-known/jwks.json"),
-    ("GET", "/.well-known/openid-configuration"),
-    // Management API: users
+/// The Authentication API.
+const AUTHENTICATION: &[(&str, &str)] =
+    &[("POST", "/oauth/token"), ("GET", "/.well-known/jwks.json"), ("GET", "/.well-known/openid-configuration")];
+
+/// Management API: users.
+const USERS: &[(&str, &str)] = &[
     ("GET", "/api/v2/users"),
     ("POST", "/api/v2/users"),
     ("GET", "/api/v2/users/{id}"),
@@ -22,9 +21,22 @@ pub const IMPLEMENTED: &[(&str, &str)] = &[
     ("GET", "/api/v2/users-by-email"),
 ];
 
+/// Management API: clients, client grants, resource servers, connections.
+const TENANT_CONFIG: &[(&str, &str)] = &[];
+
+/// Management API: roles, role permissions and users, users' roles and permissions.
+const RBAC: &[(&str, &str)] = &[];
+
+const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC];
+
+/// (METHOD, template) of every endpoint castellan serves.
+pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    GROUPS.iter().flat_map(|g| g.iter())
+}
+
 /// Whether castellan serves this (method, template) pair.
 pub fn is_implemented(method: &str, template: &str) -> bool {
-    IMPLEMENTED.iter().any(|&(m, t)| m == method && t == template)
+    all().any(|&(m, t)| m == method && t == template)
 }
 
 /// Whether castellan serves this endpoint.
@@ -40,7 +52,7 @@ mod tests {
 
     #[test]
     fn every_implemented_entry_is_a_known_endpoint() {
-        for &(method, template) in IMPLEMENTED {
+        for &(method, template) in all() {
             assert!(
                 lookup(method, template).is_some(),
                 "IMPLEMENTED lists {method} {template}, which is not in ENDPOINTS \
@@ -52,7 +64,7 @@ mod tests {
     #[test]
     fn no_duplicates() {
         let mut seen = HashSet::new();
-        for entry in IMPLEMENTED {
+        for entry in all() {
             assert!(seen.insert(entry), "{entry:?} is listed twice");
         }
     }

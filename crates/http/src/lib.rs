@@ -7,7 +7,10 @@ pub mod error;
 pub mod extract;
 pub mod implemented;
 mod oauth;
+pub mod paging;
+mod roles;
 mod router;
+mod tenant_config;
 mod users;
 
 pub use router::router;

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::endpoints::{self, Miss, Surface};
 use crate::error::{json_response, ApiError};
 use crate::extract::{AppState, MAX_BODY};
-use crate::{implemented, oauth, users};
+use crate::{implemented, oauth, roles, tenant_config, users};
 
 pub fn router(app: App) -> Router {
     let state = AppState { app };
@@ -29,6 +29,8 @@ pub fn router(app: App) -> Router {
         .route("/api/v2/users", get(users::list).post(users::create))
         .route("/api/v2/users/{id}", get(users::get).patch(users::update).delete(users::delete))
         .route("/api/v2/users-by-email", get(users::by_email))
+        .merge(tenant_config::routes())
+        .merge(roles::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod error;
+pub mod roles;
 pub mod tenants;
 pub mod token;
 pub mod users;

@@ -7,6 +7,7 @@
 //! time; writes take an in-process lock so they queue instead of failing.
 
 mod config;
+mod rbac;
 mod schema;
 mod search;
 mod sql;

@@ -28,6 +28,7 @@ CREATE TABLE resource_servers (
     id TEXT NOT NULL,
     identifier TEXT NOT NULL,
     doc TEXT NOT NULL,
+    created_at BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, identifier)
 );
@@ -36,6 +37,7 @@ CREATE TABLE clients (
     client_id TEXT NOT NULL,
     secret_hash TEXT NOT NULL,
     doc TEXT NOT NULL,
+    created_at BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, client_id)
 );
 CREATE TABLE client_grants (
@@ -44,6 +46,7 @@ CREATE TABLE client_grants (
     client_id TEXT NOT NULL,
     audience TEXT NOT NULL,
     doc TEXT NOT NULL,
+    created_at BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, client_id, audience)
 );
@@ -52,6 +55,7 @@ CREATE TABLE connections (
     id TEXT NOT NULL,
     name TEXT NOT NULL,
     doc TEXT NOT NULL,
+    created_at BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, name)
 );
@@ -91,6 +95,40 @@ CREATE INDEX user_terms_value ON user_terms (tenant_id, field, value, user_pk);
 CREATE INDEX user_terms_rvalue ON user_terms (tenant_id, field, rvalue, user_pk);
 CREATE INDEX user_terms_num ON user_terms (tenant_id, field, num, user_pk);
 CREATE INDEX user_terms_user ON user_terms (user_pk);
+CREATE TABLE roles (
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    id TEXT NOT NULL,
+    name {text} NOT NULL,
+    description TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX roles_name ON roles (tenant_id, name);
+CREATE TABLE role_permissions (
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    role_id TEXT NOT NULL,
+    resource_server_identifier TEXT NOT NULL,
+    permission_name TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, role_id, resource_server_identifier, permission_name)
+);
+CREATE INDEX role_permissions_api ON role_permissions (tenant_id, resource_server_identifier);
+CREATE TABLE user_roles (
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    user_id {text} NOT NULL,
+    role_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, role_id)
+);
+CREATE INDEX user_roles_role ON user_roles (tenant_id, role_id, user_id);
+CREATE TABLE user_permissions (
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    user_id {text} NOT NULL,
+    resource_server_identifier TEXT NOT NULL,
+    permission_name TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, resource_server_identifier, permission_name)
+);
+CREATE INDEX user_permissions_api ON user_permissions (tenant_id, resource_server_identifier);
 "#];
 
 fn render(sql: &str, dialect: Dialect) -> String {

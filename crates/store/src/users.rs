@@ -150,6 +150,11 @@ impl Store {
         let mut d = Sql::new("DELETE FROM user_terms WHERE user_pk = ");
         d.int(pk);
         d.build().execute(&mut *tx).await?;
+        for table in ["user_roles", "user_permissions"] {
+            let mut d = Sql::new(&format!("DELETE FROM {table} WHERE tenant_id = "));
+            d.int(tenant).push(" AND user_id = ").text(user_id);
+            d.build().execute(&mut *tx).await?;
+        }
         let mut d = Sql::new("DELETE FROM users WHERE pk = ");
         d.int(pk);
         d.build().execute(&mut *tx).await?;

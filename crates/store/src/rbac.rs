@@ -1,0 +1,1 @@
+//! Roles, role permissions, users' roles and direct permissions.
