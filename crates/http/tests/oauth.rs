@@ -260,10 +260,10 @@ async fn unknown_host_and_unserved_endpoints() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body["errorCode"], "inexistent_tenant");
     let token = s.admin_token().await;
-    let r = s.call("GET", "/api/v2/clients", Some(&token), None).await;
+    let r = s.call("GET", "/api/v2/rules", Some(&token), None).await;
     assert_eq!(
         r.body,
-        json!({"statusCode":501,"error":"Not Implemented","message":"castellan does not implement GET /api/v2/clients yet.","errorCode":"not_implemented"})
+        json!({"statusCode":501,"error":"Not Implemented","message":"castellan does not implement GET /api/v2/rules yet.","errorCode":"not_implemented"})
     );
     let r = s.call("POST", "/api/v2/roles/rol_1/users", Some(&token), Some(json!({}))).await;
     assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);

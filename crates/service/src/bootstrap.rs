@@ -81,7 +81,8 @@ impl App {
             extra: Map::new(),
         };
         let hasher = SecretHasher::new(&hash_key);
-        self.store.insert_client(t, &client, &hasher.hash(&secret)).await?;
+        let sealed = castellan_crypto::SecretBox::derive(&hash_key)?.seal(&secret)?;
+        self.store.insert_client_sealed(t, &client, &hasher.hash(&secret), &sealed).await?;
         self.store
             .insert_client_grant(
                 t,
@@ -90,6 +91,7 @@ impl App {
                     client_id: client_id.clone(),
                     audience,
                     scope: input.management_scopes.iter().map(|(v, _)| v.clone()).collect(),
+                    extra: Map::new(),
                 },
             )
             .await?;
@@ -108,6 +110,7 @@ impl App {
                     enabled_clients: vec![client_id.clone()],
                     realms: vec![DEFAULT_CONNECTION.into()],
                     is_domain_connection: false,
+                    extra: Map::new(),
                 },
             )
             .await?;

@@ -1,7 +1,10 @@
 //! castellan's use cases: the one place that orchestrates the store, crypto
 //! and domain rules. HTTP handlers call exactly one function here.
 
+pub mod apis;
+pub mod apps;
 pub mod bootstrap;
+pub mod connections;
 pub mod error;
 pub mod roles;
 pub mod tenants;
@@ -14,6 +17,7 @@ use castellan_crypto::PasswordHasher;
 use castellan_domain::Clock;
 use castellan_store::Store;
 
+pub use castellan_store::DocFilter;
 pub use error::{OAuthError, ServiceError};
 pub use tenants::{Tenant, TenantSettings};
 pub use token::{Principal, TokenRequest, TokenResponse};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use castellan_crypto::{KeyRing, SecretHasher, SigningKey};
+use castellan_crypto::{KeyRing, SecretBox, SecretHasher, SigningKey};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
@@ -31,6 +31,8 @@ pub struct Tenant {
     pub management_audience: String,
     pub keys: KeyRing,
     pub secrets: SecretHasher,
+    /// Seals secrets castellan must show again (client secrets).
+    pub sealer: SecretBox,
     pub settings: TenantSettings,
 }
 
@@ -67,6 +69,7 @@ impl App {
             domain: row.domain,
             keys: KeyRing { keys: ring },
             secrets: SecretHasher::new(&hash_key),
+            sealer: SecretBox::derive(&hash_key)?,
             settings: serde_json::from_value(row.settings).unwrap_or_default(),
         });
         self.tenants.by_domain.write().await.insert(domain, (Instant::now(), tenant.clone()));

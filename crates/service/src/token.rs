@@ -124,7 +124,7 @@ impl App {
         };
         let scope = scopes.join(" ");
         let now = self.now_ms() / 1000;
-        let claims = json!({
+        let mut claims = json!({
             "iss": tenant.issuer,
             "sub": format!("{client_id}@clients"),
             "aud": audience,
@@ -134,8 +134,17 @@ impl App {
             "gty": "client-credentials",
             "azp": client_id,
         });
-        let key = tenant.keys.current().ok_or_else(OAuthError::internal)?;
-        let access_token = key.sign_jwt(&claims).map_err(|_| OAuthError::internal())?;
+        if api.adds_permissions_claim() {
+            // For machine-to-machine tokens the permissions are the granted scopes.
+            claims["permissions"] = json!(scopes);
+        }
+        let access_token = match api.hs256_secret() {
+            Some(secret) => castellan_crypto::keys::sign_hs256(secret.as_bytes(), &claims),
+            None => {
+                let key = tenant.keys.current().ok_or_else(OAuthError::internal)?;
+                key.sign_jwt(&claims).map_err(|_| OAuthError::internal())?
+            }
+        };
         Ok(TokenResponse { access_token, scope, expires_in: api.token_lifetime, token_type: "Bearer" })
     }
 

@@ -24,6 +24,24 @@ pub struct KeyRow {
     pub state: String,
 }
 
+/// Creation-order key for configuration documents: microseconds of the wall
+/// clock, made strictly increasing within the process. Only used to list
+/// documents in the order they were made.
+fn order_key() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(prev + 1);
+        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(p) => prev = p,
+        }
+    }
+}
+
 fn to_doc<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -106,8 +124,9 @@ impl Store {
 
     pub async fn insert_resource_server(&self, tenant: i64, rs: &ResourceServer) -> Result<()> {
         let _w = self.write_guard().await;
-        let mut q = Sql::new("INSERT INTO resource_servers (tenant_id, id, identifier, doc) VALUES (");
-        q.int(tenant).push(", ").text(&rs.id).push(", ").text(&rs.identifier).push(", ").text(to_doc(rs)?).push(")");
+        let mut q = Sql::new("INSERT INTO resource_servers (tenant_id, id, identifier, doc, created_at) VALUES (");
+        q.int(tenant).push(", ").text(&rs.id).push(", ").text(&rs.identifier).push(", ").text(to_doc(rs)?);
+        q.push(", ").int(order_key()).push(")");
         q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "resource server exists"))?;
         Ok(())
     }
@@ -119,16 +138,23 @@ impl Store {
     }
 
     pub async fn insert_client(&self, tenant: i64, client: &Client, secret_hash: &str) -> Result<()> {
+        self.insert_client_sealed(tenant, client, secret_hash, "").await
+    }
+
+    /// Inserts a client with its secret's hash and sealed copy.
+    pub async fn insert_client_sealed(
+        &self,
+        tenant: i64,
+        client: &Client,
+        secret_hash: &str,
+        sealed: &str,
+    ) -> Result<()> {
         let _w = self.write_guard().await;
-        let mut q = Sql::new("INSERT INTO clients (tenant_id, client_id, secret_hash, doc) VALUES (");
-        q.int(tenant)
-            .push(", ")
-            .text(&client.client_id)
-            .push(", ")
-            .text(secret_hash)
-            .push(", ")
-            .text(to_doc(client)?)
-            .push(")");
+        let mut q = Sql::new(
+            "INSERT INTO clients (tenant_id, client_id, secret_hash, secret_sealed, doc, created_at) VALUES (",
+        );
+        q.int(tenant).push(", ").text(&client.client_id).push(", ").text(secret_hash).push(", ").text(sealed);
+        q.push(", ").text(to_doc(client)?).push(", ").int(order_key()).push(")");
         q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "client exists"))?;
         Ok(())
     }
@@ -143,17 +169,10 @@ impl Store {
 
     pub async fn insert_client_grant(&self, tenant: i64, g: &ClientGrant) -> Result<()> {
         let _w = self.write_guard().await;
-        let mut q = Sql::new("INSERT INTO client_grants (tenant_id, id, client_id, audience, doc) VALUES (");
-        q.int(tenant)
-            .push(", ")
-            .text(&g.id)
-            .push(", ")
-            .text(&g.client_id)
-            .push(", ")
-            .text(&g.audience)
-            .push(", ")
-            .text(to_doc(g)?)
-            .push(")");
+        let mut q =
+            Sql::new("INSERT INTO client_grants (tenant_id, id, client_id, audience, doc, created_at) VALUES (");
+        q.int(tenant).push(", ").text(&g.id).push(", ").text(&g.client_id).push(", ").text(&g.audience);
+        q.push(", ").text(to_doc(g)?).push(", ").int(order_key()).push(")");
         q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "client grant exists"))?;
         Ok(())
     }
@@ -166,8 +185,9 @@ impl Store {
 
     pub async fn insert_connection(&self, tenant: i64, c: &Connection) -> Result<()> {
         let _w = self.write_guard().await;
-        let mut q = Sql::new("INSERT INTO connections (tenant_id, id, name, doc) VALUES (");
-        q.int(tenant).push(", ").text(&c.id).push(", ").text(&c.name).push(", ").text(to_doc(c)?).push(")");
+        let mut q = Sql::new("INSERT INTO connections (tenant_id, id, name, doc, created_at) VALUES (");
+        q.int(tenant).push(", ").text(&c.id).push(", ").text(&c.name).push(", ").text(to_doc(c)?);
+        q.push(", ").int(order_key()).push(")");
         q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "connection exists"))?;
         Ok(())
     }

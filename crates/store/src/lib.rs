@@ -7,6 +7,7 @@
 //! time; writes take an in-process lock so they queue instead of failing.
 
 mod config;
+mod docs;
 mod rbac;
 mod schema;
 mod search;
@@ -21,6 +22,7 @@ use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use config::{KeyRow, TenantRow};
+pub use docs::{DocFilter, DocKind};
 pub use search::{SearchPage, Sort, SortField};
 pub use terms::{user_terms, Term};
 pub use users::StoredUser;

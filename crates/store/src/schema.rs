@@ -36,10 +36,12 @@ CREATE TABLE clients (
     tenant_id BIGINT NOT NULL REFERENCES tenants(id),
     client_id TEXT NOT NULL,
     secret_hash TEXT NOT NULL,
+    secret_sealed TEXT NOT NULL DEFAULT '',
     doc TEXT NOT NULL,
     created_at BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, client_id)
 );
+CREATE INDEX clients_created ON clients (tenant_id, created_at, client_id);
 CREATE TABLE client_grants (
     tenant_id BIGINT NOT NULL REFERENCES tenants(id),
     id TEXT NOT NULL,
@@ -50,6 +52,7 @@ CREATE TABLE client_grants (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, client_id, audience)
 );
+CREATE INDEX client_grants_audience ON client_grants (tenant_id, audience);
 CREATE TABLE connections (
     tenant_id BIGINT NOT NULL REFERENCES tenants(id),
     id TEXT NOT NULL,

@@ -96,6 +96,7 @@ impl TestServer {
             client_id: id.into(),
             audience: AUDIENCE.into(),
             scope: scopes.iter().map(|s| s.to_string()).collect(),
+            extra: Default::default(),
         };
         self.app.store.insert_client_grant(t.id, &grant).await.unwrap();
     }
