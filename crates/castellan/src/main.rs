@@ -138,7 +138,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let router = castellan_http::router(app.clone());
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
-    let service = router.into_make_service();
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     if settings.tls {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let pem = match (&settings.tls_cert, &settings.tls_key) {

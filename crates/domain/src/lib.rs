@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod log_event;
 pub mod metadata;
 pub mod password_policy;
 pub mod tenant_model;

@@ -51,7 +51,11 @@ const TENANT_CONFIG: &[(&str, &str)] = &[
 /// Management API: roles, role permissions and users, users' roles and permissions.
 const RBAC: &[(&str, &str)] = &[];
 
-const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC];
+/// Management API: logs.
+const LOGS: &[(&str, &str)] =
+    &[("GET", "/api/v2/logs"), ("GET", "/api/v2/logs/{id}"), ("GET", "/api/v2/users/{id}/logs")];
+
+const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC, LOGS];
 
 /// (METHOD, template) of every endpoint castellan serves.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

@@ -7,6 +7,7 @@ pub mod endpoints;
 pub mod error;
 pub mod extract;
 pub mod implemented;
+mod logs;
 mod oauth;
 pub mod paging;
 mod roles;

@@ -66,7 +66,7 @@ async fn list_clients(State(app): State<App>, m: Mgmt, q: QueryPairs) -> ApiResu
 async fn create_client(State(app): State<App>, m: Mgmt, JsonBody(body): JsonBody) -> ApiResult {
     m.require("POST", "/api/v2/clients")?;
     checked("POST", "/api/v2/clients", &body)?;
-    Ok(json_response(StatusCode::CREATED, &app.create_client(&m.tenant, &body).await?))
+    Ok(json_response(StatusCode::CREATED, &app.create_client(&m.tenant, &m.principal, &body).await?))
 }
 
 async fn get_client(State(app): State<App>, m: Mgmt, PathId(id): PathId, q: QueryPairs) -> ApiResult {
@@ -81,19 +81,19 @@ async fn update_client(State(app): State<App>, m: Mgmt, PathId(id): PathId, Json
     if body.get("client_secret").is_some() && !m.principal.has("update:client_keys") {
         return Err(ApiError::insufficient_scope(&["update:client_keys"]));
     }
-    let c = app.update_client(&m.tenant, &id, &body, m.principal.has("read:client_keys")).await?;
+    let c = app.update_client(&m.tenant, &m.principal, &id, &body, m.principal.has("read:client_keys")).await?;
     Ok(json_response(StatusCode::OK, &c))
 }
 
 async fn delete_client(State(app): State<App>, m: Mgmt, PathId(id): PathId) -> ApiResult {
     m.require("DELETE", "/api/v2/clients/{id}")?;
-    app.delete_client(&m.tenant, &id).await?;
+    app.delete_client(&m.tenant, &m.principal, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn rotate_secret(State(app): State<App>, m: Mgmt, PathId(id): PathId) -> ApiResult {
     m.require("POST", "/api/v2/clients/{id}/rotate-secret")?;
-    Ok(json_response(StatusCode::OK, &app.rotate_client_secret(&m.tenant, &id).await?))
+    Ok(json_response(StatusCode::OK, &app.rotate_client_secret(&m.tenant, &m.principal, &id).await?))
 }
 
 // ---- client grants ---------------------------------------------------------
@@ -113,7 +113,7 @@ async fn list_grants(State(app): State<App>, m: Mgmt, q: QueryPairs) -> ApiResul
 async fn create_grant(State(app): State<App>, m: Mgmt, JsonBody(body): JsonBody) -> ApiResult {
     m.require("POST", "/api/v2/client-grants")?;
     checked("POST", "/api/v2/client-grants", &body)?;
-    Ok(json_response(StatusCode::CREATED, &app.create_client_grant(&m.tenant, &body).await?))
+    Ok(json_response(StatusCode::CREATED, &app.create_client_grant(&m.tenant, &m.principal, &body).await?))
 }
 
 async fn get_grant(State(app): State<App>, m: Mgmt, PathId(id): PathId) -> ApiResult {
@@ -124,12 +124,12 @@ async fn get_grant(State(app): State<App>, m: Mgmt, PathId(id): PathId) -> ApiRe
 async fn update_grant(State(app): State<App>, m: Mgmt, PathId(id): PathId, JsonBody(body): JsonBody) -> ApiResult {
     m.require("PATCH", "/api/v2/client-grants/{id}")?;
     checked("PATCH", "/api/v2/client-grants/{id}", &body)?;
-    Ok(json_response(StatusCode::OK, &app.update_client_grant(&m.tenant, &id, &body).await?))
+    Ok(json_response(StatusCode::OK, &app.update_client_grant(&m.tenant, &m.principal, &id, &body).await?))
 }
 
 async fn delete_grant(State(app): State<App>, m: Mgmt, PathId(id): PathId) -> ApiResult {
     m.require("DELETE", "/api/v2/client-grants/{id}")?;
-    app.delete_client_grant(&m.tenant, &id).await?;
+    app.delete_client_grant(&m.tenant, &m.principal, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -148,7 +148,7 @@ async fn list_apis(State(app): State<App>, m: Mgmt, q: QueryPairs) -> ApiResult 
 async fn create_api(State(app): State<App>, m: Mgmt, JsonBody(body): JsonBody) -> ApiResult {
     m.require("POST", "/api/v2/resource-servers")?;
     checked("POST", "/api/v2/resource-servers", &body)?;
-    Ok(json_response(StatusCode::CREATED, &app.create_resource_server(&m.tenant, &body).await?))
+    Ok(json_response(StatusCode::CREATED, &app.create_resource_server(&m.tenant, &m.principal, &body).await?))
 }
 
 async fn get_api(State(app): State<App>, m: Mgmt, PathId(id): PathId, q: QueryPairs) -> ApiResult {
@@ -160,12 +160,12 @@ async fn get_api(State(app): State<App>, m: Mgmt, PathId(id): PathId, q: QueryPa
 async fn update_api(State(app): State<App>, m: Mgmt, PathId(id): PathId, JsonBody(body): JsonBody) -> ApiResult {
     m.require("PATCH", "/api/v2/resource-servers/{id}")?;
     checked("PATCH", "/api/v2/resource-servers/{id}", &body)?;
-    Ok(json_response(StatusCode::OK, &app.update_resource_server(&m.tenant, &id, &body).await?))
+    Ok(json_response(StatusCode::OK, &app.update_resource_server(&m.tenant, &m.principal, &id, &body).await?))
 }
 
 async fn delete_api(State(app): State<App>, m: Mgmt, PathId(id): PathId) -> ApiResult {
     m.require("DELETE", "/api/v2/resource-servers/{id}")?;
-    app.delete_resource_server(&m.tenant, &id).await?;
+    app.delete_resource_server(&m.tenant, &m.principal, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -195,7 +195,7 @@ async fn list_connections(State(app): State<App>, m: Mgmt, q: QueryPairs) -> Api
 async fn create_connection(State(app): State<App>, m: Mgmt, JsonBody(body): JsonBody) -> ApiResult {
     m.require("POST", "/api/v2/connections")?;
     checked("POST", "/api/v2/connections", &body)?;
-    Ok(json_response(StatusCode::CREATED, &app.create_connection(&m.tenant, &body).await?))
+    Ok(json_response(StatusCode::CREATED, &app.create_connection(&m.tenant, &m.principal, &body).await?))
 }
 
 async fn get_connection(State(app): State<App>, m: Mgmt, PathId(id): PathId, q: QueryPairs) -> ApiResult {
@@ -207,12 +207,12 @@ async fn get_connection(State(app): State<App>, m: Mgmt, PathId(id): PathId, q: 
 async fn update_connection(State(app): State<App>, m: Mgmt, PathId(id): PathId, JsonBody(body): JsonBody) -> ApiResult {
     m.require("PATCH", "/api/v2/connections/{id}")?;
     checked("PATCH", "/api/v2/connections/{id}", &body)?;
-    Ok(json_response(StatusCode::OK, &app.update_connection(&m.tenant, &id, &body).await?))
+    Ok(json_response(StatusCode::OK, &app.update_connection(&m.tenant, &m.principal, &id, &body).await?))
 }
 
 async fn delete_connection(State(app): State<App>, m: Mgmt, PathId(id): PathId) -> ApiResult {
     m.require("DELETE", "/api/v2/connections/{id}")?;
-    Ok(json_response(StatusCode::ACCEPTED, &app.delete_connection(&m.tenant, &id).await?))
+    Ok(json_response(StatusCode::ACCEPTED, &app.delete_connection(&m.tenant, &m.principal, &id).await?))
 }
 
 async fn connection_clients(State(app): State<App>, m: Mgmt, PathId(id): PathId, q: QueryPairs) -> ApiResult {
@@ -267,6 +267,6 @@ async fn set_connection_clients(
             }
         }
     }
-    app.set_connection_clients(&m.tenant, &id, &changes).await?;
+    app.set_connection_clients(&m.tenant, &m.principal, &id, &changes).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

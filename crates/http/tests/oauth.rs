@@ -145,7 +145,7 @@ async fn grant_is_required_and_m2m_only() {
         is_system: false,
         extra: Default::default(),
     };
-    s.app.store.insert_resource_server(t.id, &api).await.unwrap();
+    s.app.store.insert_resource_server(t.id, &api, &[]).await.unwrap();
     let r = s
         .call("POST", "/oauth/token", None, Some(json!({"grant_type":"client_credentials","client_id":"limited","client_secret":"limited-secret","audience":"https://orders.example/"})))
         .await;

@@ -7,7 +7,7 @@ use castellan_domain::tenant_model::ResourceServer;
 use castellan_store::{DocFilter, DocKind, StoreError};
 use serde_json::{json, Map, Value};
 
-use crate::{App, ServiceError, Tenant};
+use crate::{App, Principal, ServiceError, Tenant};
 
 pub fn api_not_found() -> ServiceError {
     ServiceError::NotFound { message: "The resource server does not exist".into(), code: "inexistent_resource_server" }
@@ -43,7 +43,12 @@ fn check(rs: &ResourceServer) -> Result<(), ServiceError> {
 }
 
 impl App {
-    pub async fn create_resource_server(&self, tenant: &Tenant, body: &Value) -> Result<Value, ServiceError> {
+    pub async fn create_resource_server(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        body: &Value,
+    ) -> Result<Value, ServiceError> {
         let mut doc = body.as_object().cloned().unwrap_or_default();
         let identifier = doc.get("identifier").and_then(Value::as_str).unwrap_or_default().to_string();
         doc.insert("id".into(), json!(ids::object_id(self.now_ms())));
@@ -61,8 +66,10 @@ impl App {
         }
         let rs = parse(doc)?;
         check(&rs)?;
-        match self.store.insert_resource_server(tenant.id, &rs).await {
-            Ok(()) => Ok(serde_json::to_value(&rs).unwrap_or_default()),
+        let out = serde_json::to_value(&rs).unwrap_or_default();
+        let event = self.sapi(tenant, caller, 201, Some(body), Some(&out));
+        match self.store.insert_resource_server(tenant.id, &rs, &[event]).await {
+            Ok(()) => Ok(out),
             Err(StoreError::Conflict(_)) => Err(ServiceError::Conflict {
                 message: format!("A resource server with the same identifier already exists: {identifier}"),
                 code: "resource_server_conflict",
@@ -110,7 +117,13 @@ impl App {
         Ok((found.into_iter().skip(offset as usize).take(limit as usize).collect(), total))
     }
 
-    pub async fn update_resource_server(&self, tenant: &Tenant, id: &str, body: &Value) -> Result<Value, ServiceError> {
+    pub async fn update_resource_server(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        id: &str,
+        body: &Value,
+    ) -> Result<Value, ServiceError> {
         let current = self.find_resource_server(tenant, id).await?;
         let patch = body.as_object().cloned().unwrap_or_default();
         if current.is_system {
@@ -137,13 +150,19 @@ impl App {
         let rs = parse(doc)?;
         check(&rs)?;
         let v = serde_json::to_value(&rs).unwrap_or_default();
-        self.store.put_doc(tenant.id, DocKind::ResourceServer, &rs.id, &v).await?;
+        let event = self.sapi(tenant, caller, 200, Some(body), Some(&v));
+        self.store.put_doc(tenant.id, DocKind::ResourceServer, &rs.id, &v, &[event]).await?;
         Ok(v)
     }
 
     /// Deletes an API with its grants and role/user permissions. A missing
     /// API succeeds (Auth0 answers 204 either way); system APIs cannot go.
-    pub async fn delete_resource_server(&self, tenant: &Tenant, id: &str) -> Result<(), ServiceError> {
+    pub async fn delete_resource_server(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        id: &str,
+    ) -> Result<(), ServiceError> {
         let rs = match self.find_resource_server(tenant, id).await {
             Ok(rs) => rs,
             Err(ServiceError::NotFound { .. }) => return Ok(()),
@@ -155,7 +174,8 @@ impl App {
                 Some("operation_not_supported"),
             ));
         }
-        self.store.delete_resource_server(tenant.id, &rs.id, &rs.identifier).await?;
+        let event = self.sapi(tenant, caller, 204, None, None);
+        self.store.delete_resource_server(tenant.id, &rs.id, &rs.identifier, &[event]).await?;
         Ok(())
     }
 }

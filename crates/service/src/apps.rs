@@ -7,7 +7,7 @@ use castellan_domain::tenant_model::{Client, ClientGrant};
 use castellan_store::{DocFilter, DocKind, StoreError};
 use serde_json::{json, Map, Value};
 
-use crate::{App, ServiceError, Tenant};
+use crate::{App, Principal, ServiceError, Tenant};
 
 pub fn client_not_found() -> ServiceError {
     ServiceError::NotFound { message: "The client does not exist".into(), code: "inexistent_client" }
@@ -95,15 +95,31 @@ impl App {
         Ok(v)
     }
 
-    pub async fn create_client(&self, tenant: &Tenant, body: &Value) -> Result<Value, ServiceError> {
-        let body = body.as_object().cloned().unwrap_or_default();
-        check_name(&body)?;
+    /// The client as the API shows it with a known secret.
+    fn render_client_with(&self, client: &Client, secret: Option<&str>) -> Result<Value, ServiceError> {
+        let mut v = serde_json::to_value(client).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if let (Some(secret), Value::Object(m)) = (secret, &mut v) {
+            m.insert("client_secret".into(), Value::String(secret.to_string()));
+        }
+        Ok(v)
+    }
+
+    pub async fn create_client(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        body: &Value,
+    ) -> Result<Value, ServiceError> {
+        let fields = body.as_object().cloned().unwrap_or_default();
+        check_name(&fields)?;
         let client_id = ids::random_token(32);
-        let client = to_client(with_defaults(body, &client_id))?;
+        let client = to_client(with_defaults(fields, &client_id))?;
         let secret = ids::client_secret();
         let sealed = tenant.sealer.seal(&secret)?;
-        self.store.insert_client_sealed(tenant.id, &client, &tenant.secrets.hash(&secret), &sealed).await?;
-        self.render_client(tenant, &client, true).await
+        let out = self.render_client_with(&client, Some(&secret))?;
+        let event = self.sapi(tenant, caller, 201, Some(body), Some(&out));
+        self.store.insert_client_sealed(tenant.id, &client, &tenant.secrets.hash(&secret), &sealed, &[event]).await?;
+        Ok(out)
     }
 
     pub async fn get_client(&self, tenant: &Tenant, id: &str, with_secret: bool) -> Result<Value, ServiceError> {
@@ -137,6 +153,7 @@ impl App {
     pub async fn update_client(
         &self,
         tenant: &Tenant,
+        caller: &Principal,
         id: &str,
         body: &Value,
         with_secret: bool,
@@ -157,20 +174,28 @@ impl App {
             }
         }
         let client = to_client(doc)?;
-        self.store.put_doc(tenant.id, DocKind::Client, id, &serde_json::to_value(&client).unwrap_or_default()).await?;
+        let doc = serde_json::to_value(&client).unwrap_or_default();
+        let event = self.sapi(tenant, caller, 200, Some(body), Some(&doc));
+        self.store.put_doc(tenant.id, DocKind::Client, id, &doc, &[event]).await?;
         if let Some(secret) = patch.get("client_secret").and_then(Value::as_str) {
             self.store
-                .set_client_secret(tenant.id, id, &tenant.secrets.hash(secret), &tenant.sealer.seal(secret)?)
+                .set_client_secret(tenant.id, id, &tenant.secrets.hash(secret), &tenant.sealer.seal(secret)?, &[])
                 .await?;
         }
         self.render_client(tenant, &client, with_secret).await
     }
 
-    pub async fn rotate_client_secret(&self, tenant: &Tenant, id: &str) -> Result<Value, ServiceError> {
+    pub async fn rotate_client_secret(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        id: &str,
+    ) -> Result<Value, ServiceError> {
         let secret = ids::client_secret();
+        let event = self.sapi(tenant, caller, 200, None, Some(&json!({"client_id": id, "client_secret": "*****"})));
         match self
             .store
-            .set_client_secret(tenant.id, id, &tenant.secrets.hash(&secret), &tenant.sealer.seal(&secret)?)
+            .set_client_secret(tenant.id, id, &tenant.secrets.hash(&secret), &tenant.sealer.seal(&secret)?, &[event])
             .await
         {
             Ok(()) => self.get_client(tenant, id, true).await,
@@ -180,12 +205,18 @@ impl App {
     }
 
     /// Deleting a missing client succeeds, as in Auth0.
-    pub async fn delete_client(&self, tenant: &Tenant, id: &str) -> Result<(), ServiceError> {
-        self.store.delete_client(tenant.id, id).await?;
+    pub async fn delete_client(&self, tenant: &Tenant, caller: &Principal, id: &str) -> Result<(), ServiceError> {
+        let event = self.sapi(tenant, caller, 204, None, None);
+        self.store.delete_client(tenant.id, id, &[event]).await?;
         Ok(())
     }
 
-    pub async fn create_client_grant(&self, tenant: &Tenant, body: &Value) -> Result<Value, ServiceError> {
+    pub async fn create_client_grant(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        body: &Value,
+    ) -> Result<Value, ServiceError> {
         let mut body = body.as_object().cloned().unwrap_or_default();
         let client_id = body.get("client_id").and_then(Value::as_str).unwrap_or_default().to_string();
         let audience = body.get("audience").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -208,8 +239,10 @@ impl App {
         body.entry("scope").or_insert(json!([]));
         let grant: ClientGrant = serde_json::from_value(Value::Object(body))
             .map_err(|e| ServiceError::bad_request(e.to_string(), Some("invalid_body")))?;
-        match self.store.insert_client_grant(tenant.id, &grant).await {
-            Ok(()) => Ok(serde_json::to_value(&grant).unwrap_or_default()),
+        let out = serde_json::to_value(&grant).unwrap_or_default();
+        let event = self.sapi(tenant, caller, 201, Some(&out), Some(&out));
+        match self.store.insert_client_grant(tenant.id, &grant, &[event]).await {
+            Ok(()) => Ok(out),
             Err(StoreError::Conflict(_)) => Err(ServiceError::Conflict {
                 message: format!("A client grant for client {client_id} and audience {audience} already exists."),
                 code: "client_grant_conflict",
@@ -232,7 +265,13 @@ impl App {
         Ok(self.store.list_docs(tenant.id, DocKind::ClientGrant, filter, offset, limit).await?)
     }
 
-    pub async fn update_client_grant(&self, tenant: &Tenant, id: &str, body: &Value) -> Result<Value, ServiceError> {
+    pub async fn update_client_grant(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        id: &str,
+        body: &Value,
+    ) -> Result<Value, ServiceError> {
         let Some(Value::Object(mut doc)) = self.store.get_doc(tenant.id, DocKind::ClientGrant, id).await? else {
             return Err(grant_not_found());
         };
@@ -245,13 +284,25 @@ impl App {
         }
         doc.entry("scope").or_insert(json!([]));
         let doc = Value::Object(doc);
-        self.store.put_doc(tenant.id, DocKind::ClientGrant, id, &doc).await?;
+        let event = self.sapi(tenant, caller, 200, Some(body), Some(&doc));
+        self.store.put_doc(tenant.id, DocKind::ClientGrant, id, &doc, &[event]).await?;
         Ok(doc)
     }
 
     /// Deleting a missing grant succeeds, as in Auth0.
-    pub async fn delete_client_grant(&self, tenant: &Tenant, id: &str) -> Result<(), ServiceError> {
-        self.store.delete_client_grant(tenant.id, id).await?;
+    pub async fn delete_client_grant(&self, tenant: &Tenant, caller: &Principal, id: &str) -> Result<(), ServiceError> {
+        let event = self.sapi(tenant, caller, 204, None, None);
+        self.store.delete_client_grant(tenant.id, id, &[event]).await?;
         Ok(())
+    }
+}
+
+impl App {
+    /// A client's name, for events (None when it is unknown).
+    pub async fn client_name(&self, tenant: &Tenant, client_id: &str) -> Option<String> {
+        match self.store.get_doc(tenant.id, DocKind::Client, client_id).await {
+            Ok(Some(doc)) => doc.get("name").and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        }
     }
 }

@@ -64,7 +64,7 @@ impl App {
             is_system: true,
             extra: Map::new(),
         };
-        self.store.insert_resource_server(t, &api).await?;
+        self.store.insert_resource_server(t, &api, &[]).await?;
 
         let client_id = input.admin_client_id.unwrap_or_else(|| ids::random_token(32));
         let (secret, generated) = match input.admin_client_secret {
@@ -82,7 +82,7 @@ impl App {
         };
         let hasher = SecretHasher::new(&hash_key);
         let sealed = castellan_crypto::SecretBox::derive(&hash_key)?.seal(&secret)?;
-        self.store.insert_client_sealed(t, &client, &hasher.hash(&secret), &sealed).await?;
+        self.store.insert_client_sealed(t, &client, &hasher.hash(&secret), &sealed, &[]).await?;
         self.store
             .insert_client_grant(
                 t,
@@ -93,6 +93,7 @@ impl App {
                     scope: input.management_scopes.iter().map(|(v, _)| v.clone()).collect(),
                     extra: Map::new(),
                 },
+                &[],
             )
             .await?;
         self.store
@@ -112,6 +113,7 @@ impl App {
                     is_domain_connection: false,
                     extra: Map::new(),
                 },
+                &[],
             )
             .await?;
         self.invalidate_tenants().await;

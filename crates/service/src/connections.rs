@@ -8,7 +8,7 @@ use castellan_domain::tenant_model::Connection;
 use castellan_store::{DocFilter, DocKind, StoreError};
 use serde_json::{json, Value};
 
-use crate::{App, ServiceError, Tenant};
+use crate::{App, Principal, ServiceError, Tenant};
 
 pub fn connection_not_found() -> ServiceError {
     ServiceError::NotFound { message: "The connection does not exist".into(), code: "inexistent_connection" }
@@ -42,7 +42,12 @@ impl App {
         Ok(())
     }
 
-    pub async fn create_connection(&self, tenant: &Tenant, body: &Value) -> Result<Value, ServiceError> {
+    pub async fn create_connection(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        body: &Value,
+    ) -> Result<Value, ServiceError> {
         let mut doc = body.as_object().cloned().unwrap_or_default();
         let name = doc.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
         if !valid_name(&name) {
@@ -66,8 +71,10 @@ impl App {
         }
         let conn = parse(Value::Object(doc))?;
         self.check_clients_exist(tenant, &conn.enabled_clients).await?;
-        match self.store.insert_connection(tenant.id, &conn).await {
-            Ok(()) => Ok(serde_json::to_value(&conn).unwrap_or_default()),
+        let out = serde_json::to_value(&conn).unwrap_or_default();
+        let event = self.sapi(tenant, caller, 201, Some(body), Some(&out));
+        match self.store.insert_connection(tenant.id, &conn, &[event]).await {
+            Ok(()) => Ok(out),
             Err(StoreError::Conflict(_)) => Err(ServiceError::Conflict {
                 message: "A connection with the same name already exists".into(),
                 code: "connection_conflict",
@@ -100,7 +107,13 @@ impl App {
 
     /// PATCH: given top-level properties replace the stored ones (`options`
     /// replaces the whole options object, as in Auth0).
-    pub async fn update_connection(&self, tenant: &Tenant, id: &str, body: &Value) -> Result<Value, ServiceError> {
+    pub async fn update_connection(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        id: &str,
+        body: &Value,
+    ) -> Result<Value, ServiceError> {
         let current = self.get_connection(tenant, id).await?;
         let Value::Object(mut doc) = serde_json::to_value(&current).unwrap_or_default() else {
             return Err(ServiceError::Internal("connection is not an object".into()));
@@ -115,7 +128,8 @@ impl App {
         let conn = parse(Value::Object(doc))?;
         self.check_clients_exist(tenant, &conn.enabled_clients).await?;
         let v = serde_json::to_value(&conn).unwrap_or_default();
-        self.store.put_doc(tenant.id, DocKind::Connection, id, &v).await?;
+        let event = self.sapi(tenant, caller, 200, Some(body), Some(&v));
+        self.store.put_doc(tenant.id, DocKind::Connection, id, &v, &[event]).await?;
         Ok(v)
     }
 
@@ -123,6 +137,7 @@ impl App {
     pub async fn set_connection_clients(
         &self,
         tenant: &Tenant,
+        caller: &Principal,
         id: &str,
         changes: &[(String, bool)],
     ) -> Result<(), ServiceError> {
@@ -135,17 +150,29 @@ impl App {
                 conn.enabled_clients.push(client.clone());
             }
         }
+        let body = json!(changes.iter().map(|(c, on)| json!({"client_id": c, "status": on})).collect::<Vec<_>>());
+        let event = self.sapi(tenant, caller, 204, Some(&body), None);
         self.store
-            .put_doc(tenant.id, DocKind::Connection, id, &serde_json::to_value(&conn).unwrap_or_default())
+            .put_doc(tenant.id, DocKind::Connection, id, &serde_json::to_value(&conn).unwrap_or_default(), &[event])
             .await?;
         Ok(())
     }
 
     /// Deletes the connection and its users; answers Auth0's `{deleted_at}`.
-    pub async fn delete_connection(&self, tenant: &Tenant, id: &str) -> Result<Value, ServiceError> {
+    pub async fn delete_connection(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        id: &str,
+    ) -> Result<Value, ServiceError> {
         let conn = self.get_connection(tenant, id).await?;
-        self.store.delete_connection(tenant.id, &conn.id, &conn.name).await?.ok_or_else(connection_not_found)?;
-        Ok(json!({"deleted_at": format_ms(self.now_ms())}))
+        let out = json!({"deleted_at": format_ms(self.now_ms())});
+        let event = self.sapi(tenant, caller, 202, None, Some(&out));
+        self.store
+            .delete_connection(tenant.id, &conn.id, &conn.name, &[event])
+            .await?
+            .ok_or_else(connection_not_found)?;
+        Ok(out)
     }
 }
 

@@ -3,9 +3,11 @@
 
 pub mod apis;
 pub mod apps;
+pub mod audit;
 pub mod bootstrap;
 pub mod connections;
 pub mod error;
+pub mod logs;
 pub mod roles;
 pub mod tenants;
 pub mod token;
@@ -17,6 +19,7 @@ use castellan_crypto::PasswordHasher;
 use castellan_domain::Clock;
 use castellan_store::Store;
 
+pub use audit::RequestInfo;
 pub use castellan_store::DocFilter;
 pub use error::{OAuthError, ServiceError};
 pub use tenants::{Tenant, TenantSettings};

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use castellan_crypto::{verify, JwtError, VerifyOptions};
+use castellan_domain::log_event::LogEvent;
 use serde::Serialize;
 use serde_json::json;
 
@@ -17,6 +18,8 @@ pub struct TokenRequest {
     pub client_secret: Option<castellan_crypto::Secret>,
     pub audience: Option<String>,
     pub scope: Option<String>,
+    /// Where the request came from, for its log event.
+    pub info: crate::audit::RequestInfo,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,7 +41,29 @@ impl App {
             .as_deref()
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: grant_type"))?;
         match grant {
-            "client_credentials" => self.client_credentials(tenant, req).await,
+            "client_credentials" => {
+                let (client_id, audience, info) = (req.client_id.clone(), req.audience.clone(), req.info.clone());
+                let result = self.client_credentials(tenant, req).await;
+                let mut e = LogEvent::new(if result.is_ok() { "seccft" } else { "feccft" }, self.now_ms());
+                e.client_id = client_id;
+                e.audience = audience;
+                e.ip = info.ip;
+                e.user_agent = info.user_agent;
+                e.hostname = Some(tenant.domain.clone());
+                match &result {
+                    Ok((resp, client_name)) => {
+                        e.description = Some("Client Credentials for Access Token".into());
+                        e.scope = Some(resp.scope.clone());
+                        e.client_name = client_name.clone();
+                    }
+                    Err(err) => e.description = Some(err.description.clone()),
+                }
+                if let Err(log_err) = self.store.insert_logs(tenant.id, &[e]).await {
+                    tracing::error!(error = %log_err, "could not record the token event");
+                    return Err(OAuthError::internal());
+                }
+                result.map(|(resp, _)| resp)
+            }
             "authorization_code"
             | "password"
             | "refresh_token"
@@ -57,7 +82,12 @@ impl App {
         }
     }
 
-    async fn client_credentials(&self, tenant: &Tenant, req: TokenRequest) -> Result<TokenResponse, OAuthError> {
+    /// The token and the client's name (for the event).
+    async fn client_credentials(
+        &self,
+        tenant: &Tenant,
+        req: TokenRequest,
+    ) -> Result<(TokenResponse, Option<String>), OAuthError> {
         let client_id =
             req.client_id.as_deref().ok_or_else(|| OAuthError::new(401, "access_denied", "Unauthorized"))?;
         let secret = req.client_secret.as_ref().ok_or_else(unauthorized)?;
@@ -145,7 +175,10 @@ impl App {
                 key.sign_jwt(&claims).map_err(|_| OAuthError::internal())?
             }
         };
-        Ok(TokenResponse { access_token, scope, expires_in: api.token_lifetime, token_type: "Bearer" })
+        Ok((
+            TokenResponse { access_token, scope, expires_in: api.token_lifetime, token_type: "Bearer" },
+            Some(client.name),
+        ))
     }
 
     /// Verifies a Management API bearer token for this tenant.
@@ -163,16 +196,18 @@ impl App {
             .unwrap_or_default();
         let client_id = claims.get("azp").and_then(|s| s.as_str()).map(str::to_string);
         let subject = claims.get("sub").and_then(|s| s.as_str()).unwrap_or_default().to_string();
-        Ok(Principal { subject, client_id, scopes })
+        Ok(Principal { subject, client_id, scopes, ..Default::default() })
     }
 }
 
-/// Who called the Management API, and with which scopes.
-#[derive(Debug, Clone)]
+/// Who called the Management API, with which scopes, and how (for events).
+#[derive(Debug, Clone, Default)]
 pub struct Principal {
     pub subject: String,
     pub client_id: Option<String>,
+    pub client_name: Option<String>,
     pub scopes: BTreeSet<String>,
+    pub request: crate::audit::RequestInfo,
 }
 
 impl Principal {

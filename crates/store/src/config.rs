@@ -2,6 +2,7 @@
 //! resource servers, clients, client grants and connections. Documents are
 //! stored as JSON beside the columns they are looked up by.
 
+use castellan_domain::log_event::LogEvent;
 use castellan_domain::tenant_model::{Client, ClientGrant, Connection, ResourceServer};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -122,12 +123,11 @@ impl Store {
             .collect()
     }
 
-    pub async fn insert_resource_server(&self, tenant: i64, rs: &ResourceServer) -> Result<()> {
-        let _w = self.write_guard().await;
+    pub async fn insert_resource_server(&self, tenant: i64, rs: &ResourceServer, events: &[LogEvent]) -> Result<()> {
         let mut q = Sql::new("INSERT INTO resource_servers (tenant_id, id, identifier, doc, created_at) VALUES (");
         q.int(tenant).push(", ").text(&rs.id).push(", ").text(&rs.identifier).push(", ").text(to_doc(rs)?);
         q.push(", ").int(order_key()).push(")");
-        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "resource server exists"))?;
+        self.exec_logged(tenant, &q, events, "resource server exists").await?;
         Ok(())
     }
 
@@ -138,7 +138,7 @@ impl Store {
     }
 
     pub async fn insert_client(&self, tenant: i64, client: &Client, secret_hash: &str) -> Result<()> {
-        self.insert_client_sealed(tenant, client, secret_hash, "").await
+        self.insert_client_sealed(tenant, client, secret_hash, "", &[]).await
     }
 
     /// Inserts a client with its secret's hash and sealed copy.
@@ -148,14 +148,14 @@ impl Store {
         client: &Client,
         secret_hash: &str,
         sealed: &str,
+        events: &[LogEvent],
     ) -> Result<()> {
-        let _w = self.write_guard().await;
         let mut q = Sql::new(
             "INSERT INTO clients (tenant_id, client_id, secret_hash, secret_sealed, doc, created_at) VALUES (",
         );
         q.int(tenant).push(", ").text(&client.client_id).push(", ").text(secret_hash).push(", ").text(sealed);
         q.push(", ").text(to_doc(client)?).push(", ").int(order_key()).push(")");
-        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "client exists"))?;
+        self.exec_logged(tenant, &q, events, "client exists").await?;
         Ok(())
     }
 
@@ -167,13 +167,12 @@ impl Store {
         row.map(|r| Ok((from_doc(&get_str(&r, "doc")?)?, get_str(&r, "secret_hash")?))).transpose()
     }
 
-    pub async fn insert_client_grant(&self, tenant: i64, g: &ClientGrant) -> Result<()> {
-        let _w = self.write_guard().await;
+    pub async fn insert_client_grant(&self, tenant: i64, g: &ClientGrant, events: &[LogEvent]) -> Result<()> {
         let mut q =
             Sql::new("INSERT INTO client_grants (tenant_id, id, client_id, audience, doc, created_at) VALUES (");
         q.int(tenant).push(", ").text(&g.id).push(", ").text(&g.client_id).push(", ").text(&g.audience);
         q.push(", ").text(to_doc(g)?).push(", ").int(order_key()).push(")");
-        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "client grant exists"))?;
+        self.exec_logged(tenant, &q, events, "client grant exists").await?;
         Ok(())
     }
 
@@ -183,12 +182,11 @@ impl Store {
         self.one_doc(q).await
     }
 
-    pub async fn insert_connection(&self, tenant: i64, c: &Connection) -> Result<()> {
-        let _w = self.write_guard().await;
+    pub async fn insert_connection(&self, tenant: i64, c: &Connection, events: &[LogEvent]) -> Result<()> {
         let mut q = Sql::new("INSERT INTO connections (tenant_id, id, name, doc, created_at) VALUES (");
         q.int(tenant).push(", ").text(&c.id).push(", ").text(&c.name).push(", ").text(to_doc(c)?);
         q.push(", ").int(order_key()).push(")");
-        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "connection exists"))?;
+        self.exec_logged(tenant, &q, events, "connection exists").await?;
         Ok(())
     }
 
@@ -196,6 +194,17 @@ impl Store {
         let mut q = Sql::new("SELECT doc FROM connections WHERE tenant_id = ");
         q.int(tenant).push(" AND name = ").text(name);
         self.one_doc(q).await
+    }
+
+    /// Runs one write statement and records `events` in the same
+    /// transaction. Returns the rows affected.
+    pub(crate) async fn exec_logged(&self, tenant: i64, q: &Sql, events: &[LogEvent], conflict: &str) -> Result<u64> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let n = q.build().execute(&mut *tx).await.map_err(|e| conflict_or(e, conflict))?.rows_affected();
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn one_doc<T: DeserializeOwned>(&self, q: Sql) -> Result<Option<T>> {

@@ -5,6 +5,7 @@
 //! dangling (a deleted client's grants, an API's permissions, a connection's
 //! users) run in the same transaction as the delete.
 
+use castellan_domain::log_event::LogEvent;
 use serde_json::Value;
 use sqlx::{Any, Transaction};
 
@@ -86,24 +87,29 @@ impl Store {
     }
 
     /// Replaces a document; `NotFound` when it does not exist.
-    pub async fn put_doc(&self, tenant: i64, kind: DocKind, id: &str, doc: &Value) -> Result<()> {
-        let _w = self.write_guard().await;
+    pub async fn put_doc(&self, tenant: i64, kind: DocKind, id: &str, doc: &Value, events: &[LogEvent]) -> Result<()> {
         let mut q = Sql::new(&format!("UPDATE {} SET doc = ", kind.table()));
         q.text(doc.to_string()).push(" WHERE tenant_id = ").int(tenant);
         q.push(&format!(" AND {} = ", kind.id_col())).text(id);
-        if q.build().execute(&self.pool).await?.rows_affected() == 0 {
+        if self.exec_logged(tenant, &q, events, "conflict").await? == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
     }
 
     /// Sets a client's secret (hash for verification, sealed copy for display).
-    pub async fn set_client_secret(&self, tenant: i64, client_id: &str, hash: &str, sealed: &str) -> Result<()> {
-        let _w = self.write_guard().await;
+    pub async fn set_client_secret(
+        &self,
+        tenant: i64,
+        client_id: &str,
+        hash: &str,
+        sealed: &str,
+        events: &[LogEvent],
+    ) -> Result<()> {
         let mut q = Sql::new("UPDATE clients SET secret_hash = ");
         q.text(hash).push(", secret_sealed = ").text(sealed).push(" WHERE tenant_id = ").int(tenant);
         q.push(" AND client_id = ").text(client_id);
-        if q.build().execute(&self.pool).await?.rows_affected() == 0 {
+        if self.exec_logged(tenant, &q, events, "conflict").await? == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
@@ -118,7 +124,7 @@ impl Store {
 
     /// Deletes a client, its grants, and its place in connections'
     /// `enabled_clients`. False when it did not exist.
-    pub async fn delete_client(&self, tenant: i64, client_id: &str) -> Result<bool> {
+    pub async fn delete_client(&self, tenant: i64, client_id: &str, events: &[LogEvent]) -> Result<bool> {
         let _w = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let mut q = Sql::new("DELETE FROM clients WHERE tenant_id = ");
@@ -141,13 +147,20 @@ impl Store {
                 u.build().execute(&mut *tx).await?;
             }
         }
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(gone)
     }
 
     /// Deletes a resource server with its grants and the role and user
     /// permissions on it. False when it did not exist.
-    pub async fn delete_resource_server(&self, tenant: i64, id: &str, identifier: &str) -> Result<bool> {
+    pub async fn delete_resource_server(
+        &self,
+        tenant: i64,
+        id: &str,
+        identifier: &str,
+        events: &[LogEvent],
+    ) -> Result<bool> {
         let _w = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let mut q = Sql::new("DELETE FROM resource_servers WHERE tenant_id = ");
@@ -156,22 +169,28 @@ impl Store {
         delete_where(&mut tx, "client_grants", "audience", tenant, identifier).await?;
         delete_where(&mut tx, "role_permissions", "resource_server_identifier", tenant, identifier).await?;
         delete_where(&mut tx, "user_permissions", "resource_server_identifier", tenant, identifier).await?;
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(gone)
     }
 
     /// Deletes a client grant. False when it did not exist.
-    pub async fn delete_client_grant(&self, tenant: i64, id: &str) -> Result<bool> {
-        let _w = self.write_guard().await;
+    pub async fn delete_client_grant(&self, tenant: i64, id: &str, events: &[LogEvent]) -> Result<bool> {
         let mut q = Sql::new("DELETE FROM client_grants WHERE tenant_id = ");
         q.int(tenant).push(" AND id = ").text(id);
-        Ok(q.build().execute(&self.pool).await?.rows_affected() > 0)
+        Ok(self.exec_logged(tenant, &q, events, "conflict").await? > 0)
     }
 
     /// Deletes a connection and every user in it (with their terms, roles and
     /// permissions). Returns the number of users removed, None when the
     /// connection did not exist.
-    pub async fn delete_connection(&self, tenant: i64, id: &str, name: &str) -> Result<Option<u64>> {
+    pub async fn delete_connection(
+        &self,
+        tenant: i64,
+        id: &str,
+        name: &str,
+        events: &[LogEvent],
+    ) -> Result<Option<u64>> {
         let _w = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let mut q = Sql::new("DELETE FROM connections WHERE tenant_id = ");
@@ -191,6 +210,7 @@ impl Store {
         let mut u = Sql::new("DELETE FROM users WHERE tenant_id = ");
         u.int(tenant).push(" AND connection = ").text(name);
         let n = u.build().execute(&mut *tx).await?.rows_affected();
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(Some(n))
     }

@@ -8,6 +8,7 @@
 
 mod config;
 mod docs;
+mod logs;
 mod rbac;
 mod schema;
 mod search;
@@ -23,6 +24,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use config::{KeyRow, TenantRow};
 pub use docs::{DocFilter, DocKind};
+pub use logs::LogSort;
 pub use search::{SearchPage, Sort, SortField};
 pub use terms::{user_terms, Term};
 pub use users::StoredUser;

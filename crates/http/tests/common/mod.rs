@@ -98,7 +98,7 @@ impl TestServer {
             scope: scopes.iter().map(|s| s.to_string()).collect(),
             extra: Default::default(),
         };
-        self.app.store.insert_client_grant(t.id, &grant).await.unwrap();
+        self.app.store.insert_client_grant(t.id, &grant, &[]).await.unwrap();
     }
 
     pub async fn send(&self, req: Request<Body>) -> Resp {
