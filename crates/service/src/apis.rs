@@ -165,7 +165,10 @@ impl App {
     ) -> Result<(), ServiceError> {
         let rs = match self.find_resource_server(tenant, id).await {
             Ok(rs) => rs,
-            Err(ServiceError::NotFound { .. }) => return Ok(()),
+            Err(ServiceError::NotFound { .. }) => {
+                self.store.insert_logs(tenant.id, &[self.sapi(tenant, caller, 204, None, None)]).await?;
+                return Ok(());
+            }
             Err(e) => return Err(e),
         };
         if rs.is_system {

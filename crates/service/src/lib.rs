@@ -9,9 +9,11 @@ pub mod connections;
 pub mod error;
 pub mod logs;
 pub mod roles;
+pub mod streams;
 pub mod tenants;
 pub mod token;
 pub mod users;
+pub mod webclient;
 
 use std::sync::Arc;
 

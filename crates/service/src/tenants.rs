@@ -21,6 +21,15 @@ pub struct TenantSettings {
     /// Lifts Auth0's 1000-result paging cap on user search.
     #[serde(default)]
     pub lift_search_cap: bool,
+    /// Days log events are kept (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_retention_days: Option<i64>,
+}
+
+impl TenantSettings {
+    pub fn log_retention_days(&self) -> i64 {
+        self.log_retention_days.unwrap_or(30).clamp(1, 3650)
+    }
 }
 
 #[derive(Debug)]

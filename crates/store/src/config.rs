@@ -200,7 +200,7 @@ impl Store {
     /// transaction. Returns the rows affected.
     pub(crate) async fn exec_logged(&self, tenant: i64, q: &Sql, events: &[LogEvent], conflict: &str) -> Result<u64> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let n = q.build().execute(&mut *tx).await.map_err(|e| conflict_or(e, conflict))?.rows_affected();
         crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;

@@ -18,6 +18,7 @@ pub enum DocKind {
     Client,
     ClientGrant,
     Connection,
+    LogStream,
 }
 
 impl DocKind {
@@ -27,6 +28,7 @@ impl DocKind {
             DocKind::Client => "clients",
             DocKind::ClientGrant => "client_grants",
             DocKind::Connection => "connections",
+            DocKind::LogStream => "log_streams",
         }
     }
     fn id_col(self) -> &'static str {
@@ -126,7 +128,7 @@ impl Store {
     /// `enabled_clients`. False when it did not exist.
     pub async fn delete_client(&self, tenant: i64, client_id: &str, events: &[LogEvent]) -> Result<bool> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut q = Sql::new("DELETE FROM clients WHERE tenant_id = ");
         q.int(tenant).push(" AND client_id = ").text(client_id);
         let gone = q.build().execute(&mut *tx).await?.rows_affected() > 0;
@@ -162,7 +164,7 @@ impl Store {
         events: &[LogEvent],
     ) -> Result<bool> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut q = Sql::new("DELETE FROM resource_servers WHERE tenant_id = ");
         q.int(tenant).push(" AND id = ").text(id);
         let gone = q.build().execute(&mut *tx).await?.rows_affected() > 0;
@@ -192,7 +194,7 @@ impl Store {
         events: &[LogEvent],
     ) -> Result<Option<u64>> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut q = Sql::new("DELETE FROM connections WHERE tenant_id = ");
         q.int(tenant).push(" AND id = ").text(id);
         if q.build().execute(&mut *tx).await?.rows_affected() == 0 {

@@ -57,10 +57,9 @@ pub(crate) async fn insert_logs_tx(tx: &mut Transaction<'_, Any>, tenant: i64, e
     s.int(tenant);
     let mut streams = Vec::new();
     for row in s.build().fetch_all(&mut **tx).await? {
-        let doc = parse(&get_str(&row, "doc")?)?;
-        if doc.get("status").and_then(Value::as_str) == Some("active") {
-            streams.push((get_str(&row, "id")?, doc));
-        }
+        // Every stream queues; only active ones deliver (a paused or
+        // suspended stream resumes where it stopped).
+        streams.push((get_str(&row, "id")?, parse(&get_str(&row, "doc")?)?));
     }
     for e in events {
         let doc = serde_json::to_string(e).map_err(|err| StoreError::Corrupt(err.to_string()))?;
@@ -97,7 +96,7 @@ impl Store {
     /// Writes events that record no other change (token exchanges, failures).
     pub async fn insert_logs(&self, tenant: i64, events: &[LogEvent]) -> Result<()> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
@@ -159,7 +158,7 @@ impl Store {
     /// how many went; callers repeat until 0 so writers are never blocked long.
     pub async fn delete_logs_before(&self, tenant: i64, cutoff_ms: i64, batch: u64) -> Result<u64> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut o = Sql::new("DELETE FROM log_outbox WHERE log_seq IN (SELECT seq FROM logs WHERE tenant_id = ");
         o.int(tenant).push(" AND date < ").int(cutoff_ms).push(" ORDER BY date LIMIT ").int(batch as i64).push(")");
         o.build().execute(&mut *tx).await?;

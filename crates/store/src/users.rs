@@ -93,7 +93,7 @@ impl Store {
         events: &[LogEvent],
     ) -> Result<i64> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let pk = insert_one(&mut tx, tenant, u, password_hash).await?;
         crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
@@ -104,7 +104,7 @@ impl Store {
     /// imports and benchmark data). Any conflict rolls the whole batch back.
     pub async fn insert_users_bulk(&self, tenant: i64, users: &[(User, Option<String>)]) -> Result<()> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for (u, hash) in users {
             insert_one(&mut tx, tenant, u, hash.as_deref()).await?;
         }
@@ -122,7 +122,7 @@ impl Store {
         events: &[LogEvent],
     ) -> Result<()> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut q = Sql::new("UPDATE users SET ");
         for (i, (c, v)) in COLS.iter().zip(values(u)?).enumerate() {
             if i > 0 {
@@ -156,7 +156,7 @@ impl Store {
     /// Deletes a user and its terms; false when there was none.
     pub async fn delete_user(&self, tenant: i64, user_id: &str, events: &[LogEvent]) -> Result<bool> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut q = Sql::new("SELECT pk FROM users WHERE tenant_id = ");
         q.int(tenant).push(" AND user_id = ").text(user_id);
         let Some(row) = q.build().fetch_optional(&mut *tx).await? else {
