@@ -43,8 +43,18 @@ def strip(node):
     return node
 
 
+# Properties Auth0's API accepts (seen in recorded traffic) that this OpenAPI
+# copy no longer lists; castellan accepts them too.
+EXTRA_PROPERTIES = {
+    "CreateResourceServerRequestContent": {"token_lifetime_for_web": {"type": "integer", "minimum": 1}},
+    "UpdateResourceServerRequestContent": {"token_lifetime_for_web": {"type": "integer", "minimum": 1}},
+}
+
+
 def build(spec):
     schemas = spec["components"]["schemas"]
+    for name, extra in EXTRA_PROPERTIES.items():
+        schemas[name].setdefault("properties", {}).update(extra)
     ops = {}
     for path, item in spec["paths"].items():
         for method, op in item.items():

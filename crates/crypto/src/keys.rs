@@ -49,7 +49,12 @@ impl SigningKey {
 
     /// Signs `header.payload` and returns the compact JWT.
     pub fn sign_jwt(&self, claims: &Value) -> Result<String, CryptoError> {
-        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
+        self.sign_jwt_typed(claims, "JWT")
+    }
+
+    /// As [`SigningKey::sign_jwt`] with another `typ` (`at+jwt` for RFC 9068).
+    pub fn sign_jwt_typed(&self, claims: &Value, typ: &str) -> Result<String, CryptoError> {
+        let header = json!({"alg": "RS256", "typ": typ, "kid": self.kid});
         let mut out = String::with_capacity(800);
         out.push_str(&B64.encode(header.to_string()));
         out.push('.');
@@ -80,9 +85,9 @@ impl SigningKey {
 }
 
 /// Signs an HS256 JWT with a resource server's signing secret.
-pub fn sign_hs256(secret: &[u8], claims: &Value) -> String {
+pub fn sign_hs256(secret: &[u8], claims: &Value, typ: &str) -> String {
     use hmac::{Hmac, Mac};
-    let header = json!({"alg": "HS256", "typ": "JWT"});
+    let header = json!({"alg": "HS256", "typ": typ});
     let mut out = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
     if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret) {
         mac.update(out.as_bytes());
@@ -119,7 +124,7 @@ mod tests {
     #[test]
     fn hs256_matches_a_known_vector() {
         // RFC 7515 A.1 uses a different header; check the structure and MAC instead.
-        let t = sign_hs256(b"k", &json!({"a": 1}));
+        let t = sign_hs256(b"k", &json!({"a": 1}), "JWT");
         let parts: Vec<&str> = t.split('.').collect();
         assert_eq!(parts.len(), 3);
         use hmac::{Hmac, Mac};

@@ -41,6 +41,13 @@ impl ResourceServer {
             Some("access_token_authz") | Some("rfc9068_profile_authz")
         )
     }
+    /// The RFC 9068 profiles: `typ: at+jwt`, `client_id` and `jti` claims.
+    pub fn rfc9068(&self) -> bool {
+        matches!(
+            self.extra.get("token_dialect").and_then(Value::as_str),
+            Some("rfc9068_profile") | Some("rfc9068_profile_authz")
+        )
+    }
     pub fn enforce_policies(&self) -> bool {
         self.extra.get("enforce_policies").and_then(Value::as_bool).unwrap_or(false)
     }

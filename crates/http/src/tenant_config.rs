@@ -39,6 +39,21 @@ fn checked(method: &str, template: &str, body: &Value) -> Result<(), ApiError> {
     body_schema::validate(method, template, body)
 }
 
+/// A token with only `read:client_summary` sees a client's summary.
+fn summary_only(m: &Mgmt) -> bool {
+    !m.principal.has_any(&["read:clients", "read:client_keys"])
+}
+
+const SUMMARY_FIELDS: &[&str] = &["client_id", "app_type", "name", "description"];
+
+fn summarized(m: &Mgmt, v: Value) -> Value {
+    if summary_only(m) {
+        project(v, &SUMMARY_FIELDS.iter().map(|s| s.to_string()).collect::<Vec<_>>(), true)
+    } else {
+        v
+    }
+}
+
 fn projected(q: &QueryPairs, v: Value) -> Result<Value, ApiError> {
     Ok(project(v, &q.list("fields"), q.bool("include_fields", true)?))
 }
@@ -59,7 +74,7 @@ async fn list_clients(State(app): State<App>, m: Mgmt, q: QueryPairs) -> ApiResu
     };
     let with_secret = m.principal.has("read:client_keys");
     let (items, total) = app.list_clients(&m.tenant, offset, limit, with_secret, keep).await?;
-    let items = items.into_iter().map(|c| projected(&q, c)).collect::<Result<Vec<_>, _>>()?;
+    let items = items.into_iter().map(|c| projected(&q, summarized(&m, c))).collect::<Result<Vec<_>, _>>()?;
     mode.respond("clients", items, total, UNPAGED_CAP)
 }
 
@@ -72,7 +87,7 @@ async fn create_client(State(app): State<App>, m: Mgmt, JsonBody(body): JsonBody
 async fn get_client(State(app): State<App>, m: Mgmt, PathId(id): PathId, q: QueryPairs) -> ApiResult {
     m.require("GET", "/api/v2/clients/{id}")?;
     let c = app.get_client(&m.tenant, &id, m.principal.has("read:client_keys")).await?;
-    Ok(json_response(StatusCode::OK, &projected(&q, c)?))
+    Ok(json_response(StatusCode::OK, &projected(&q, summarized(&m, c))?))
 }
 
 async fn update_client(State(app): State<App>, m: Mgmt, PathId(id): PathId, JsonBody(body): JsonBody) -> ApiResult {
@@ -106,7 +121,20 @@ async fn list_grants(State(app): State<App>, m: Mgmt, q: QueryPairs) -> ApiResul
         audience: q.get("audience").filter(|s| !s.is_empty()).map(str::to_string),
         client_id: q.get("client_id").filter(|s| !s.is_empty()).map(str::to_string),
     };
-    let (items, total) = app.list_client_grants(&m.tenant, &filter, offset, limit).await?;
+    let any_org = q.get("allow_any_organization").map(|_| q.bool("allow_any_organization", false)).transpose()?;
+    let subject = q.get("subject_type").filter(|s| !s.is_empty()).map(str::to_string);
+    if let Some(t) = &subject {
+        if !["client", "user", "anonymous_user"].contains(&t.as_str()) {
+            return Err(ApiError::invalid_query(format!(
+                "Query validation error: 'No enum match for: {t}' on property subject_type."
+            )));
+        }
+    }
+    let keep = |g: &Value| {
+        any_org.is_none_or(|a| g.get("allow_any_organization").and_then(Value::as_bool).unwrap_or(false) == a)
+            && subject.as_deref().is_none_or(|t| g.get("subject_type").and_then(Value::as_str).unwrap_or("client") == t)
+    };
+    let (items, total) = app.list_client_grants(&m.tenant, &filter, keep, offset, limit).await?;
     mode.respond("client_grants", items, total, UNPAGED_CAP)
 }
 

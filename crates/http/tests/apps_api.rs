@@ -393,3 +393,123 @@ async fn connections_and_their_users() {
     assert_eq!(r["errorCode"], "inexistent_connection");
     ok(&s, &t, "DELETE", &format!("/api/v2/connections/{cid}"), None, 404).await;
 }
+
+#[tokio::test]
+async fn grants_subject_types_summaries_metadata_and_rfc9068() {
+    let s = TestServer::start().await;
+    let t = s.admin_token().await;
+    // The bootstrap admin app has Auth0's client defaults.
+    let admin = ok(&s, &t, "GET", &format!("/api/v2/clients/{ADMIN_ID}"), None, 200).await;
+    assert_eq!(admin["token_endpoint_auth_method"], "client_secret_post");
+    assert!(admin["jwt_configuration"].is_object() && admin["refresh_token"].is_object());
+    // The Management API as observed: 24-hex id, web lifetime.
+    let mgmt = ok(
+        &s,
+        &t,
+        "GET",
+        &format!("/api/v2/resource-servers/{}", AUDIENCE.replace(':', "%3A").replace('/', "%2F")),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(mgmt["token_lifetime_for_web"], 7200);
+    let id = mgmt["id"].as_str().unwrap();
+    assert!(id.len() == 24 && id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+
+    ok(
+        &s,
+        &t,
+        "POST",
+        "/api/v2/resource-servers",
+        Some(json!({"identifier": "urn:r", "token_lifetime": 900, "token_dialect": "rfc9068_profile_authz"})),
+        201,
+    )
+    .await;
+    ok(&s, &t, "PATCH", "/api/v2/resource-servers/urn%3Ar", Some(json!({"token_lifetime_for_web": 600})), 200).await;
+    ok(&s, &t, "PATCH", "/api/v2/resource-servers/urn%3Ar", Some(json!({"token_lifetime_for_web": 901})), 400).await;
+    let c = ok(
+        &s,
+        &t,
+        "POST",
+        "/api/v2/clients",
+        Some(json!({"name": "m2m", "app_type": "non_interactive", "client_metadata": {"team": "x"}})),
+        201,
+    )
+    .await;
+    let cid = c["client_id"].as_str().unwrap();
+    let g = ok(
+        &s,
+        &t,
+        "POST",
+        "/api/v2/client-grants",
+        Some(json!({"client_id": cid, "audience": "urn:r", "scope": []})),
+        201,
+    )
+    .await;
+    assert_eq!(g["subject_type"], "client");
+    let (st, body) = token(&s, cid, c["client_secret"].as_str().unwrap(), "urn:r").await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let tok = body["access_token"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tok.split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["typ"], "at+jwt");
+    let cl = claims(tok);
+    assert_eq!(cl["client_id"], cid);
+    assert!(cl["jti"].is_string() && cl.get("azp").is_none() && cl.get("gty").is_none());
+    assert_eq!(cl["permissions"], json!([]));
+
+    // A user-flow grant does not allow client credentials; filters find it.
+    let u = ok(&s, &t, "POST", "/api/v2/clients", Some(json!({"name": "web"})), 201).await;
+    let uid = u["client_id"].as_str().unwrap();
+    ok(
+        &s,
+        &t,
+        "POST",
+        "/api/v2/client-grants",
+        Some(json!({"client_id": uid, "audience": "urn:r", "scope": [], "subject_type": "user"})),
+        201,
+    )
+    .await;
+    let (st, _) = token(&s, uid, u["client_secret"].as_str().unwrap(), "urn:r").await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert_eq!(
+        ok(&s, &t, "GET", "/api/v2/client-grants?audience=urn%3Ar&subject_type=user", None, 200)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        ok(&s, &t, "GET", "/api/v2/client-grants?audience=urn%3Ar&subject_type=client", None, 200)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        ok(&s, &t, "GET", "/api/v2/client-grants?audience=urn%3Ar&allow_any_organization=true", None, 200).await,
+        json!([])
+    );
+    ok(&s, &t, "GET", "/api/v2/client-grants?subject_type=robot", None, 400).await;
+    ok(&s, &t, "GET", "/api/v2/client-grants?allow_any_organization=maybe", None, 400).await;
+
+    // client_metadata values are short strings.
+    for md in [json!({"n": 1}), json!({"o": {"x": "y"}}), json!({"s": "x".repeat(256)})] {
+        ok(&s, &t, "POST", "/api/v2/clients", Some(json!({"name": "md", "client_metadata": md})), 400).await;
+    }
+    // read:client_summary sees the summary only.
+    s.client_with_scopes("summary", "summary-secret", &["read:client_summary"]).await;
+    let st = s.token_for("summary", "summary-secret").await;
+    let one = ok(&s, &st, "GET", &format!("/api/v2/clients/{cid}"), None, 200).await;
+    assert_eq!(one, json!({"client_id": cid, "app_type": "non_interactive", "name": "m2m"}));
+    let list = ok(&s, &st, "GET", "/api/v2/clients", None, 200).await;
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c.get("callbacks").is_none() && c.get("client_metadata").is_none() && c.get("grant_types").is_none()));
+}

@@ -29,6 +29,13 @@ fn check(rs: &ResourceServer) -> Result<(), ServiceError> {
             Some("invalid_body"),
         ));
     }
+    let web = rs.extra.get("token_lifetime_for_web").and_then(Value::as_i64).unwrap_or(rs.token_lifetime);
+    if web > rs.token_lifetime {
+        return Err(ServiceError::bad_request(
+            "token_lifetime_for_web must be less than or equal to token_lifetime",
+            Some("invalid_body"),
+        ));
+    }
     if rs.token_lifetime < 1 || rs.token_lifetime > 2_592_000 {
         return Err(ServiceError::bad_request(
             "Payload validation error: 'token_lifetime must be between 1 and 2592000' on property token_lifetime.",
@@ -57,7 +64,8 @@ impl App {
         doc.entry("signing_alg").or_insert(json!("RS256"));
         doc.entry("allow_offline_access").or_insert(json!(false));
         doc.entry("token_lifetime").or_insert(json!(86400));
-        doc.entry("token_lifetime_for_web").or_insert(json!(7200));
+        let lifetime = doc.get("token_lifetime").and_then(Value::as_i64).unwrap_or(86400);
+        doc.entry("token_lifetime_for_web").or_insert(json!(lifetime.min(7200)));
         doc.entry("skip_consent_for_verifiable_first_party_clients").or_insert(json!(false));
         doc.entry("enforce_policies").or_insert(json!(false));
         doc.entry("token_dialect").or_insert(json!("access_token"));
@@ -137,6 +145,14 @@ impl App {
         let Value::Object(mut doc) = serde_json::to_value(&current).unwrap_or_default() else {
             return Err(ServiceError::Internal("resource server is not an object".into()));
         };
+        // A shorter token_lifetime pulls an unspecified web lifetime down with it.
+        if let Some(l) = patch.get("token_lifetime").and_then(Value::as_i64) {
+            if !patch.contains_key("token_lifetime_for_web") {
+                if let Some(w) = doc.get("token_lifetime_for_web").and_then(Value::as_i64) {
+                    doc.insert("token_lifetime_for_web".into(), json!(w.min(l)));
+                }
+            }
+        }
         for (k, v) in patch {
             if v.is_null() {
                 doc.remove(&k);

@@ -27,7 +27,7 @@ fn default_grant_types(app_type: Option<&str>) -> Value {
 }
 
 /// Auth0's defaults for a new client, as its API returns them.
-fn with_defaults(mut body: Map<String, Value>, client_id: &str) -> Map<String, Value> {
+pub(crate) fn with_defaults(mut body: Map<String, Value>, client_id: &str) -> Map<String, Value> {
     let app_type = body.get("app_type").and_then(Value::as_str).map(str::to_string);
     let defaults = [
         ("is_first_party", json!(true)),
@@ -66,7 +66,22 @@ fn to_client(doc: Map<String, Value>) -> Result<Client, ServiceError> {
         .map_err(|e| ServiceError::bad_request(e.to_string(), Some("invalid_body")))
 }
 
+/// `client_metadata`: string values of at most 255 characters.
+fn check_metadata(body: &Map<String, Value>) -> Result<(), ServiceError> {
+    for (k, v) in body.get("client_metadata").and_then(Value::as_object).into_iter().flatten() {
+        let ok = v.as_str().is_some_and(|s| s.chars().count() <= 255);
+        if !ok {
+            return Err(ServiceError::bad_request(
+                format!("Payload validation error: 'client_metadata values must be strings of at most 255 characters' on property client_metadata.{k}."),
+                Some("invalid_body"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_name(body: &Map<String, Value>) -> Result<(), ServiceError> {
+    check_metadata(body)?;
     if let Some(name) = body.get("name").and_then(Value::as_str) {
         if name.trim().is_empty() || name.contains('<') || name.contains('>') {
             return Err(ServiceError::bad_request(
@@ -237,6 +252,7 @@ impl App {
         }
         body.insert("id".into(), json!(ids::prefixed("cgr")));
         body.entry("scope").or_insert(json!([]));
+        body.entry("subject_type").or_insert(json!("client"));
         let grant: ClientGrant = serde_json::from_value(Value::Object(body))
             .map_err(|e| ServiceError::bad_request(e.to_string(), Some("invalid_body")))?;
         let out = serde_json::to_value(&grant).unwrap_or_default();
@@ -255,14 +271,20 @@ impl App {
         self.store.get_doc(tenant.id, DocKind::ClientGrant, id).await?.ok_or_else(grant_not_found)
     }
 
+    /// Grants matching the column filters and `keep`, paged in memory
+    /// (a tenant has few grants).
     pub async fn list_client_grants(
         &self,
         tenant: &Tenant,
         filter: &DocFilter,
+        keep: impl Fn(&Value) -> bool,
         offset: u64,
         limit: u64,
     ) -> Result<(Vec<Value>, u64), ServiceError> {
-        Ok(self.store.list_docs(tenant.id, DocKind::ClientGrant, filter, offset, limit).await?)
+        let (all, _) = self.store.list_docs(tenant.id, DocKind::ClientGrant, filter, 0, 100_000).await?;
+        let matching: Vec<Value> = all.into_iter().filter(|g| keep(g)).collect();
+        let total = matching.len() as u64;
+        Ok((matching.into_iter().skip(offset as usize).take(limit as usize).collect(), total))
     }
 
     pub async fn update_client_grant(

@@ -7,7 +7,7 @@ use castellan_crypto::{SecretHasher, SigningKey};
 use castellan_domain::ids;
 use castellan_domain::tenant_model::{Client, ClientGrant, Connection, ConnectionOptions, ResourceServer, Scope};
 use rand::RngCore;
-use serde_json::Map;
+use serde_json::{Map, Value};
 
 use crate::{App, ServiceError};
 
@@ -49,7 +49,7 @@ impl App {
 
         let audience = format!("https://{domain}/api/v2/");
         let api = ResourceServer {
-            id: ids::random_token(24).to_lowercase(),
+            id: ids::object_id(now),
             name: "Auth0 Management API".into(),
             identifier: audience.clone(),
             scopes: input
@@ -62,7 +62,10 @@ impl App {
             allow_offline_access: false,
             skip_consent_for_verifiable_first_party_clients: false,
             is_system: true,
-            extra: Map::new(),
+            extra: serde_json::json!({"token_lifetime_for_web": 7200, "enforce_policies": false, "token_dialect": "access_token"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
         };
         self.store.insert_resource_server(t, &api, &[]).await?;
 
@@ -71,15 +74,12 @@ impl App {
             Some(s) => (s, false),
             None => (ids::client_secret(), true),
         };
-        let client = Client {
-            client_id: client_id.clone(),
-            name: "castellan admin (bootstrap)".into(),
-            app_type: Some("non_interactive".into()),
-            grant_types: vec!["client_credentials".into()],
-            is_first_party: true,
-            global: false,
-            extra: Map::new(),
-        };
+        let fields = serde_json::json!({"name": "castellan admin (bootstrap)", "app_type": "non_interactive"});
+        let client: Client = serde_json::from_value(Value::Object(crate::apps::with_defaults(
+            fields.as_object().cloned().unwrap_or_default(),
+            &client_id,
+        )))
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let hasher = SecretHasher::new(&hash_key);
         let sealed = castellan_crypto::SecretBox::derive(&hash_key)?.seal(&secret)?;
         self.store.insert_client_sealed(t, &client, &hasher.hash(&secret), &sealed, &[]).await?;

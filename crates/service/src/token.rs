@@ -136,6 +136,14 @@ impl App {
                     format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
                 )
             })?;
+        // A grant for user flows does not authorize machine-to-machine tokens.
+        if grant.extra.get("subject_type").and_then(|v| v.as_str()).is_some_and(|t| t != "client") {
+            return Err(OAuthError::new(
+                403,
+                "access_denied",
+                format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
+            ));
+        }
         let scopes: Vec<String> = match req.scope.as_deref() {
             Some(requested) => {
                 let asked: BTreeSet<&str> = requested.split_whitespace().collect();
@@ -164,15 +172,27 @@ impl App {
             "gty": "client-credentials",
             "azp": client_id,
         });
+        let typ = if api.rfc9068() {
+            // RFC 9068: client_id and jti instead of Auth0's azp and gty.
+            if let Some(c) = claims.as_object_mut() {
+                c.remove("azp");
+                c.remove("gty");
+                c.insert("client_id".into(), json!(client_id));
+                c.insert("jti".into(), json!(castellan_domain::ids::random_token(24)));
+            }
+            "at+jwt"
+        } else {
+            "JWT"
+        };
         if api.adds_permissions_claim() {
             // For machine-to-machine tokens the permissions are the granted scopes.
             claims["permissions"] = json!(scopes);
         }
         let access_token = match api.hs256_secret() {
-            Some(secret) => castellan_crypto::keys::sign_hs256(secret.as_bytes(), &claims),
+            Some(secret) => castellan_crypto::keys::sign_hs256(secret.as_bytes(), &claims, typ),
             None => {
                 let key = tenant.keys.current().ok_or_else(OAuthError::internal)?;
-                key.sign_jwt(&claims).map_err(|_| OAuthError::internal())?
+                key.sign_jwt_typed(&claims, typ).map_err(|_| OAuthError::internal())?
             }
         };
         Ok((
