@@ -2,6 +2,7 @@
 //! tenants ...` manages tenants in the configured store.
 
 mod config;
+mod logs_tail;
 mod tls;
 
 use std::net::SocketAddr;
@@ -31,6 +32,15 @@ enum Cmd {
     /// Manage tenants (each is served at its own domain).
     #[command(subcommand)]
     Tenants(TenantsCmd),
+    /// Read a tenant's log events.
+    #[command(subcommand)]
+    Logs(LogsCmd),
+}
+
+#[derive(Subcommand)]
+enum LogsCmd {
+    /// Follow new log events as they happen (like `auth0 logs tail`).
+    Tail(logs_tail::TailArgs),
 }
 
 #[derive(Subcommand)]
@@ -68,6 +78,7 @@ fn main() {
         match cli.cmd {
             Cmd::Serve(args) => serve(args.resolve()?).await,
             Cmd::Tenants(t) => tenants(t).await,
+            Cmd::Logs(LogsCmd::Tail(a)) => logs_tail::run(a).await,
         }
     });
     if let Err(e) = result {

@@ -142,7 +142,10 @@ async fn send_inner(
     } else {
         format!("{}:{}", t.host, t.port)
     };
-    let mut req = Request::builder().method(method).uri(&t.path).header("host", host_header);
+    let mut req = Request::builder().method(method).uri(&t.path);
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req = req.header("host", host_header);
+    }
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());
     }
