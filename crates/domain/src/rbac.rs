@@ -89,7 +89,9 @@ pub struct SourceBody {
 impl From<&Source> for SourceBody {
     fn from(s: &Source) -> Self {
         match s {
-            Source::Direct => SourceBody { source_id: String::new(), source_name: String::new(), source_type: "DIRECT" },
+            Source::Direct => {
+                SourceBody { source_id: String::new(), source_name: String::new(), source_type: "DIRECT" }
+            }
             Source::Role { id, name } => {
                 SourceBody { source_id: id.clone(), source_name: name.clone(), source_type: "ROLE" }
             }
@@ -123,7 +125,9 @@ fn invalid(msg: String) -> DomainError {
 
 /// The body as an object whose keys are all in `allowed`.
 fn object<'a>(body: &'a Value, allowed: &[&str]) -> Result<&'a Map<String, Value>, DomainError> {
-    let map = body.as_object().ok_or_else(|| invalid(format!("'Expected type object but found type {}'.", json_type(body))))?;
+    let map = body
+        .as_object()
+        .ok_or_else(|| invalid(format!("'Expected type object but found type {}'.", json_type(body))))?;
     if let Some(extra) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(invalid(format!("'Additional properties not allowed: {extra}'.")));
     }
@@ -179,7 +183,10 @@ fn array<'a>(map: &'a Map<String, Value>, prop: &str, min: usize, desc: &str) ->
         invalid(format!("'Expected type array but found type {}' on property {prop} ({desc}).", json_type(val)))
     })?;
     if items.len() < min {
-        return Err(invalid(format!("'Array is too short ({}), minimum {min}' on property {prop} ({desc}).", items.len())));
+        return Err(invalid(format!(
+            "'Array is too short ({}), minimum {min}' on property {prop} ({desc}).",
+            items.len()
+        )));
     }
     if items.len() > MAX_ITEMS {
         return Err(invalid(format!(
@@ -294,7 +301,9 @@ mod tests {
         for (body, want) in cases {
             assert_eq!(err(parse_new_role(body)), *want, "{body}");
         }
-        assert!(err(parse_new_role(&json!({"name": "n".repeat(NAME_MAX + 1)}))).contains("String is too long (256 chars)"));
+        assert!(
+            err(parse_new_role(&json!({"name": "n".repeat(NAME_MAX + 1)}))).contains("String is too long (256 chars)")
+        );
         assert!(parse_new_role(&json!({"name": "ünïcode rôle"})).is_ok());
     }
 
@@ -340,9 +349,12 @@ mod tests {
             let got = err(parse_permissions(body));
             assert!(got.contains(want), "{body}: {got}");
         }
-        let many: Vec<Value> =
-            (0..=MAX_ITEMS).map(|i| json!({"resource_server_identifier": "a", "permission_name": i.to_string()})).collect();
-        assert!(err(parse_permissions(&json!({ "permissions": many }))).contains("Array is too long (1001), maximum 1000"));
+        let many: Vec<Value> = (0..=MAX_ITEMS)
+            .map(|i| json!({"resource_server_identifier": "a", "permission_name": i.to_string()}))
+            .collect();
+        assert!(
+            err(parse_permissions(&json!({ "permissions": many }))).contains("Array is too long (1001), maximum 1000")
+        );
     }
 
     #[test]
@@ -350,7 +362,8 @@ mod tests {
         let d = "List of roles IDs to associated with the user.";
         assert_eq!(parse_role_ids(&json!({"roles": ["a", "b", "a"]}), d).unwrap(), vec!["a", "b"]);
         assert!(err(parse_role_ids(&json!({"roles": []}), d)).contains("Array is too short (0), minimum 1"));
-        assert!(err(parse_role_ids(&json!({"roles": [""]}), d)).contains("String is too short (0 chars), minimum 1' on property roles[0]"));
+        assert!(err(parse_role_ids(&json!({"roles": [""]}), d))
+            .contains("String is too short (0 chars), minimum 1' on property roles[0]"));
         assert!(err(parse_role_ids(&json!({"roles": [7]}), d)).contains("on property roles[0]"));
         assert!(err(parse_role_ids(&json!({"users": ["a"]}), d)).contains("Additional properties not allowed: users"));
         assert_eq!(parse_user_ids(&json!({"users": []})).unwrap(), Vec::<String>::new());

@@ -21,6 +21,7 @@ use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use config::{KeyRow, TenantRow};
+pub use rbac::{EffectivePermission, Listed, Missing};
 pub use search::{SearchPage, Sort, SortField};
 pub use terms::{user_terms, Term};
 pub use users::StoredUser;
