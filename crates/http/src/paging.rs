@@ -3,6 +3,7 @@
 //! - `include_totals=true`: `{"<key>": [...], "start", "limit", "total"}`;
 //! - checkpoint (`from`/`take`): `{"<key>": [...], "next"}` with `next` left
 //!   out on the last page.
+//!
 //! Offset paging is off (everything, up to the endpoint's cap) when neither
 //! `page` nor `per_page` is given, as Auth0 documents for most lists.
 
