@@ -52,7 +52,7 @@ enum TenantsCmd {
     },
     /// Change castellan's own settings of the tenant at --domain.
     Set {
-        /// Lift Auth0's 1000-result cap on user search paging.
+        /// Lift Auth0's 1000-result cap on user search and role-users paging.
         #[arg(long)]
         lift_search_cap: Option<bool>,
         /// Days log events are kept (1..3650; default 30).

@@ -1,6 +1,7 @@
 //! castellan's domain: the types and rules of an Auth0 tenant, with no I/O.
-//! User shape and defaults, metadata merge rules, request validation with
-//! Auth0's messages, password policies, ids and the clock.
+//! User shape and defaults, roles and permissions, metadata merge rules,
+//! request validation with Auth0's messages, password policies, ids and the
+//! clock.
 
 pub mod clock;
 pub mod error;
@@ -8,6 +9,7 @@ pub mod ids;
 pub mod log_event;
 pub mod metadata;
 pub mod password_policy;
+pub mod rbac;
 pub mod tenant_model;
 pub mod user;
 pub mod user_input;

@@ -91,6 +91,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound { message, code } => ApiError::new(404, message, Some(code)),
             ServiceError::Conflict { message, code } => ApiError::new(409, message, Some(code)),
             ServiceError::Forbidden { message, code } => ApiError::new(403, message, Some(code)),
+            ServiceError::Status { status, message, code } => ApiError::new(status, message, code),
             ServiceError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 ApiError::internal()

@@ -49,7 +49,24 @@ const TENANT_CONFIG: &[(&str, &str)] = &[
 ];
 
 /// Management API: roles, role permissions and users, users' roles and permissions.
-const RBAC: &[(&str, &str)] = &[];
+const RBAC: &[(&str, &str)] = &[
+    ("GET", "/api/v2/roles"),
+    ("POST", "/api/v2/roles"),
+    ("GET", "/api/v2/roles/{id}"),
+    ("PATCH", "/api/v2/roles/{id}"),
+    ("DELETE", "/api/v2/roles/{id}"),
+    ("GET", "/api/v2/roles/{id}/permissions"),
+    ("POST", "/api/v2/roles/{id}/permissions"),
+    ("DELETE", "/api/v2/roles/{id}/permissions"),
+    ("GET", "/api/v2/roles/{id}/users"),
+    ("POST", "/api/v2/roles/{id}/users"),
+    ("GET", "/api/v2/users/{id}/roles"),
+    ("POST", "/api/v2/users/{id}/roles"),
+    ("DELETE", "/api/v2/users/{id}/roles"),
+    ("GET", "/api/v2/users/{id}/permissions"),
+    ("POST", "/api/v2/users/{id}/permissions"),
+    ("DELETE", "/api/v2/users/{id}/permissions"),
+];
 
 /// Management API: logs.
 const LOGS: &[(&str, &str)] =
@@ -101,7 +118,7 @@ mod tests {
     fn serves_matches_the_list() {
         let served = lookup("GET", "/api/v2/users").map(serves);
         assert_eq!(served, Some(true));
-        let not_served = lookup("GET", "/api/v2/roles").map(serves);
+        let not_served = lookup("GET", "/api/v2/roles/{id}/groups").map(serves);
         assert_eq!(not_served, Some(false));
     }
 }

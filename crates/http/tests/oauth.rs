@@ -265,7 +265,7 @@ async fn unknown_host_and_unserved_endpoints() {
         r.body,
         json!({"statusCode":501,"error":"Not Implemented","message":"castellan does not implement GET /api/v2/rules yet.","errorCode":"not_implemented"})
     );
-    let r = s.call("POST", "/api/v2/roles/rol_1/users", Some(&token), Some(json!({}))).await;
+    let r = s.call("POST", "/api/v2/jobs/users-imports", Some(&token), Some(json!({}))).await;
     assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
     let r = s.call("GET", "/no/such/path", None, None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);

@@ -15,6 +15,10 @@ pub enum ServiceError {
     Conflict { message: String, code: &'static str },
     #[error("{message}")]
     Forbidden { message: String, code: &'static str },
+    /// Any status with an optional errorCode, for Auth0 bodies the variants
+    /// above cannot carry (a 404 or 409 without errorCode).
+    #[error("{message}")]
+    Status { status: u16, message: String, code: Option<&'static str> },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -18,7 +18,8 @@ const SETTINGS_TTL: Duration = Duration::from_secs(5);
 /// castellan's own tenant settings (beyond Auth0's).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TenantSettings {
-    /// Lifts Auth0's 1000-result paging cap on user search.
+    /// Lifts Auth0's 1000-result offset-paging cap on user search and on a
+    /// role's users.
     #[serde(default)]
     pub lift_search_cap: bool,
     /// Days log events are kept (default 30).

@@ -26,6 +26,7 @@ use tokio::sync::{Mutex, MutexGuard};
 pub use config::{KeyRow, TenantRow};
 pub use docs::{DocFilter, DocKind};
 pub use logs::LogSort;
+pub use rbac::{EffectivePermission, Listed, Missing};
 pub use search::{SearchPage, Sort, SortField};
 pub use streams::{Queued, StreamRow};
 pub use terms::{user_terms, Term};

@@ -12,63 +12,9 @@ use castellan_query::{parse, UserSchema};
 use castellan_store::{Dialect, Sort, SortField, Store, StoreError};
 use serde_json::json;
 
-struct Backend {
-    name: &'static str,
-    store: Store,
-    cleanup: Option<(String, String)>,
-    _dir: Option<TempDir>,
-}
+mod common;
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}_{}", std::process::id(), castellan_domain::ids::random_token(10).to_lowercase())
-}
-
-async fn backends() -> Vec<Backend> {
-    let dir = std::env::temp_dir().join(unique("castellan_store"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let sqlite = Store::connect(&Store::sqlite_url(&dir.join("t.db"))).await.unwrap();
-    let mut out = vec![Backend { name: "sqlite", store: sqlite, cleanup: None, _dir: Some(TempDir(dir)) }];
-    match std::env::var("CASTELLAN_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => {
-            let db = unique("castellan_test");
-            let admin = sqlx::PgPool::connect(&url).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap();
-            admin.close().await;
-            let (base, _) = url.rsplit_once('/').unwrap();
-            let store = Store::connect(&format!("{base}/{db}")).await.unwrap();
-            assert_eq!(store.dialect(), Dialect::Postgres);
-            out.push(Backend { name: "postgres", store, cleanup: Some((url, db)), _dir: None });
-        }
-        _ => {
-            assert!(
-                std::env::var("CASTELLAN_REQUIRE_PG").as_deref() != Ok("1"),
-                "CASTELLAN_REQUIRE_PG=1 but CASTELLAN_TEST_PG_URL is not set"
-            );
-            eprintln!("note: CASTELLAN_TEST_PG_URL not set; PostgreSQL half of the conformance suite skipped");
-        }
-    }
-    out
-}
-
-async fn finish(backends: Vec<Backend>) {
-    for b in backends {
-        b.store.close().await;
-        if let Some((url, db)) = b.cleanup {
-            if let Ok(admin) = sqlx::PgPool::connect(&url).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&admin).await;
-                admin.close().await;
-            }
-        }
-    }
-}
+use common::{backends, finish};
 
 fn user(local: &str, email: &str, name: &str, extra: serde_json::Value) -> User {
     let mut v = json!({
