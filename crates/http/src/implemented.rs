@@ -8,8 +8,15 @@
 use crate::endpoints::Endpoint;
 
 /// The Authentication API.
-const AUTHENTICATION: &[(&str, &str)] =
-    &[("POST", "/oauth/token"), ("GET", "/.well-known/jwks.json"), ("GET", "/.well-known/openid-configuration")];
+const AUTHENTICATION: &[(&str, &str)] = &[
+    ("POST", "/oauth/token"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/.well-known/openid-configuration"),
+    ("GET", "/userinfo"),
+    ("POST", "/oauth/revoke"),
+    ("POST", "/dbconnections/signup"),
+    ("POST", "/dbconnections/change_password"),
+];
 
 /// Management API: users.
 const USERS: &[(&str, &str)] = &[

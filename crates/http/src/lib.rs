@@ -4,6 +4,7 @@
 
 pub mod body_schema;
 pub mod endpoints;
+mod enduser;
 pub mod error;
 pub mod extract;
 pub mod implemented;

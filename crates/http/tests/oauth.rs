@@ -101,10 +101,10 @@ async fn token_errors_are_auth0s() {
         (with("grant_type", Value::Null), 400, "invalid_request", "Missing required parameter: grant_type"),
         (with("grant_type", json!("magic")), 403, "unsupported_grant_type", "Unsupported grant type: magic"),
         (
-            with("grant_type", json!("password")),
+            with("grant_type", json!("urn:ietf:params:oauth:grant-type:device_code")),
             501,
             "unsupported_grant_type",
-            "castellan does not support the grant type 'password' yet.",
+            "castellan does not support the grant type 'urn:ietf:params:oauth:grant-type:device_code' yet.",
         ),
         (with("client_id", json!(["array"])), 400, "invalid_request", "Invalid value for parameter: client_id"),
     ];

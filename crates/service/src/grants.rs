@@ -30,6 +30,30 @@ impl App {
         secret: Option<&Secret>,
         grant: &str,
     ) -> Result<Client, OAuthError> {
+        let client = self.verify_client(tenant, client_id, secret).await?;
+        let allowed = client.grant_types.iter().any(|g| g == grant)
+            || (grant == "http://auth0.com/oauth/grant-type/password-realm"
+                && client.grant_types.iter().any(|g| g == "password"));
+        if !allowed {
+            let mut e = OAuthError::new(
+                403,
+                "unauthorized_client",
+                format!("Grant type '{grant}' not allowed for the client."),
+            );
+            e.uri = Some("https://auth0.com/docs/clients/client-grant-types");
+            return Err(e);
+        }
+        Ok(client)
+    }
+
+    /// The client, authenticated: a confidential client must present its
+    /// secret; a public one (`token_endpoint_auth_method: none`) need not.
+    pub(crate) async fn verify_client(
+        &self,
+        tenant: &Tenant,
+        client_id: Option<&str>,
+        secret: Option<&Secret>,
+    ) -> Result<Client, OAuthError> {
         let client_id = client_id.ok_or_else(|| missing("client_id"))?;
         let (client, stored) = self
             .store
@@ -45,17 +69,17 @@ impl App {
             None if !public => return Err(OAuthError::new(401, "access_denied", "Unauthorized")),
             _ => {}
         }
-        let allowed = client.grant_types.iter().any(|g| g == grant)
-            || (grant == "http://auth0.com/oauth/grant-type/password-realm" && client.grant_types.iter().any(|g| g == "password"));
-        if !allowed {
-            let mut e = OAuthError::new(403, "unauthorized_client", format!("Grant type '{grant}' not allowed for the client."));
-            e.uri = Some("https://auth0.com/docs/clients/client-grant-types");
-            return Err(e);
-        }
         Ok(client)
     }
 
-    async fn finish(&self, tenant: &Tenant, g: Grant, info: &RequestInfo, family: Option<String>, events: Vec<LogEvent>) -> Result<UserTokens, OAuthError> {
+    async fn finish(
+        &self,
+        tenant: &Tenant,
+        g: Grant,
+        info: &RequestInfo,
+        family: Option<String>,
+        events: Vec<LogEvent>,
+    ) -> Result<UserTokens, OAuthError> {
         let (tokens, row) = self.issue_user_tokens(tenant, &g, info, family).await?;
         match row {
             Some(row) => self.store.insert_refresh_token(tenant.id, &row, &events).await,
@@ -65,7 +89,15 @@ impl App {
         Ok(tokens)
     }
 
-    fn exchange_event(&self, kind: &str, tenant: &Tenant, client: &Client, info: &RequestInfo, user_id: Option<&str>, desc: &str) -> LogEvent {
+    fn exchange_event(
+        &self,
+        kind: &str,
+        tenant: &Tenant,
+        client: &Client,
+        info: &RequestInfo,
+        user_id: Option<&str>,
+        desc: &str,
+    ) -> LogEvent {
         let mut e = LogEvent::new(kind, self.now_ms());
         e.client_id = Some(client.client_id.clone());
         e.client_name = Some(client.name.clone());
@@ -79,12 +111,15 @@ impl App {
 
     pub(crate) async fn password_grant(&self, tenant: &Tenant, req: TokenRequest) -> Result<UserTokens, OAuthError> {
         let grant = req.grant_type.clone().unwrap_or_default();
-        let client = self.authenticate_client(tenant, req.client_id.as_deref(), req.client_secret.as_ref(), &grant).await?;
+        let client =
+            self.authenticate_client(tenant, req.client_id.as_deref(), req.client_secret.as_ref(), &grant).await?;
         let username = req.username.as_deref().ok_or_else(|| missing("username"))?;
         let password = req.password.as_ref().ok_or_else(|| missing("password"))?;
-        let realm = if grant == "password" { None } else { Some(req.realm.as_deref().ok_or_else(|| missing("realm"))?) };
+        let realm =
+            if grant == "password" { None } else { Some(req.realm.as_deref().ok_or_else(|| missing("realm"))?) };
         let conn = self.login_connection(tenant, &client, realm).await?;
-        let user = self.password_login(tenant, &client, &conn, username, password.expose(), &req.info, "sepft").await?;
+        let creds = crate::login::Credentials { username, password: password.expose() };
+        let user = self.password_login(tenant, &client, &conn, creds, &req.info, "sepft").await?;
         let scope: Vec<String> = req.scope.as_deref().unwrap_or("").split_whitespace().map(str::to_string).collect();
         let g = Grant {
             user,
@@ -100,29 +135,53 @@ impl App {
     }
 
     pub(crate) async fn refresh_grant(&self, tenant: &Tenant, req: TokenRequest) -> Result<UserTokens, OAuthError> {
-        let client = self.authenticate_client(tenant, req.client_id.as_deref(), req.client_secret.as_ref(), "refresh_token").await?;
+        let client = self
+            .authenticate_client(tenant, req.client_id.as_deref(), req.client_secret.as_ref(), "refresh_token")
+            .await?;
         let presented = req.refresh_token.as_ref().ok_or_else(|| missing("refresh_token"))?;
         let hash = tenant.secrets.hash(presented.expose());
         let unknown = || invalid_grant("Unknown or invalid refresh token.");
-        let row = self.store.refresh_token_by_hash(tenant.id, &hash).await.map_err(|_| OAuthError::internal())?.ok_or_else(unknown)?;
+        let row = self
+            .store
+            .refresh_token_by_hash(tenant.id, &hash)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .ok_or_else(unknown)?;
         let now = self.now_ms();
         let fail = |desc: &str| self.exchange_event("fertft", tenant, &client, &req.info, Some(&row.user_id), desc);
         if row.client_id != client.client_id {
-            self.store.insert_logs(tenant.id, &[fail("Refresh token issued to another client")]).await.map_err(|_| OAuthError::internal())?;
+            self.store
+                .insert_logs(tenant.id, &[fail("Refresh token issued to another client")])
+                .await
+                .map_err(|_| OAuthError::internal())?;
             return Err(unknown());
         }
         if row.rotated_at.is_some() {
             // Reuse of a rotated token: revoke the whole family.
-            let mut e = self.exchange_event("ferrt", tenant, &client, &req.info, Some(&row.user_id), "Reused rotating refresh token detected; the family is revoked");
+            let mut e = self.exchange_event(
+                "ferrt",
+                tenant,
+                &client,
+                &req.info,
+                Some(&row.user_id),
+                "Reused rotating refresh token detected; the family is revoked",
+            );
             e.details = Some(json!({"family": row.family}));
-            self.store.revoke_refresh_tokens(tenant.id, RevokeBy::Family(&row.family), now, &[e]).await.map_err(|_| OAuthError::internal())?;
+            self.store
+                .revoke_refresh_tokens(tenant.id, RevokeBy::Family(&row.family), now, &[e])
+                .await
+                .map_err(|_| OAuthError::internal())?;
             return Err(unknown());
         }
         if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
-            self.store.insert_logs(tenant.id, &[fail("Unknown or invalid refresh token.")]).await.map_err(|_| OAuthError::internal())?;
+            self.store
+                .insert_logs(tenant.id, &[fail("Unknown or invalid refresh token.")])
+                .await
+                .map_err(|_| OAuthError::internal())?;
             return Err(unknown());
         }
-        let Some(stored) = self.store.get_user(tenant.id, &row.user_id).await.map_err(|_| OAuthError::internal())? else {
+        let Some(stored) = self.store.get_user(tenant.id, &row.user_id).await.map_err(|_| OAuthError::internal())?
+        else {
             return Err(unknown());
         };
         if stored.user.blocked == Some(true) {
@@ -135,7 +194,11 @@ impl App {
             Some(asked) => {
                 let asked: Vec<String> = asked.split_whitespace().map(str::to_string).collect();
                 if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
-                    return Err(OAuthError::new(403, "access_denied", format!("The refresh token was not granted the scope {extra}")));
+                    return Err(OAuthError::new(
+                        403,
+                        "access_denied",
+                        format!("The refresh token was not granted the scope {extra}"),
+                    ));
                 }
                 asked
             }
@@ -151,7 +214,14 @@ impl App {
             session_id: row.session_id.clone(),
             gty: "refresh_token",
         };
-        let ok = self.exchange_event("sertft", tenant, &g.client, &req.info, Some(&row.user_id), "Refresh Token for Access Token");
+        let ok = self.exchange_event(
+            "sertft",
+            tenant,
+            &g.client,
+            &req.info,
+            Some(&row.user_id),
+            "Refresh Token for Access Token",
+        );
         let (mut tokens, new_row) = self.issue_user_tokens(tenant, &g, &req.info, Some(row.family.clone())).await?;
         let mut device = row.device.clone();
         device["last_ip"] = json!(req.info.ip);
@@ -172,7 +242,10 @@ impl App {
             None => {
                 // Non-rotating: the same refresh token stays valid; none is returned.
                 tokens.refresh_token = None;
-                self.store.touch_refresh_token(tenant.id, &row.id, now, &device, &[ok]).await.map_err(|_| OAuthError::internal())?;
+                self.store
+                    .touch_refresh_token(tenant.id, &row.id, now, &device, &[ok])
+                    .await
+                    .map_err(|_| OAuthError::internal())?;
             }
         }
         Ok(tokens)
@@ -195,9 +268,7 @@ impl App {
             let e = self.exchange_event("feacft", tenant, &client, &req.info, s("user_id").as_deref(), desc);
             (e, invalid_grant(desc))
         };
-        let check = if expires <= now {
-            Err(fail("Invalid authorization code"))
-        } else if s("client_id").as_deref() != Some(client.client_id.as_str()) {
+        let check = if expires <= now || s("client_id").as_deref() != Some(client.client_id.as_str()) {
             Err(fail("Invalid authorization code"))
         } else if s("redirect_uri") != req.redirect_uri {
             Err(fail("The redirect_uri does not match the one of the authorization request"))
@@ -227,7 +298,12 @@ impl App {
             return Err(err);
         }
         let user_id = s("user_id").unwrap_or_default();
-        let stored = self.store.get_user(tenant.id, &user_id).await.map_err(|_| OAuthError::internal())?.ok_or_else(|| invalid_grant("Invalid authorization code"))?;
+        let stored = self
+            .store
+            .get_user(tenant.id, &user_id)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .ok_or_else(|| invalid_grant("Invalid authorization code"))?;
         if stored.user.blocked == Some(true) {
             return Err(user_blocked());
         }
@@ -241,7 +317,14 @@ impl App {
             session_id: s("session_id"),
             gty: "authorization_code",
         };
-        let ok = self.exchange_event("seacft", tenant, &g.client, &req.info, Some(&user_id), "Authorization Code for Access Token");
+        let ok = self.exchange_event(
+            "seacft",
+            tenant,
+            &g.client,
+            &req.info,
+            Some(&user_id),
+            "Authorization Code for Access Token",
+        );
         self.finish(tenant, g, &req.info, None, vec![ok]).await
     }
 }

@@ -31,6 +31,13 @@ fn too_many_attempts() -> OAuthError {
     )
 }
 
+/// A username (or email) and password presented at login.
+#[derive(Clone, Copy)]
+pub struct Credentials<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
 /// What a login earns: used to build tokens.
 #[derive(Debug, Clone)]
 pub struct Grant {
@@ -58,7 +65,14 @@ pub struct UserTokens {
 }
 
 impl App {
-    fn login_event(&self, kind: &str, tenant: &Tenant, client: &Client, info: &RequestInfo, conn: Option<&Connection>) -> LogEvent {
+    fn login_event(
+        &self,
+        kind: &str,
+        tenant: &Tenant,
+        client: &Client,
+        info: &RequestInfo,
+        conn: Option<&Connection>,
+    ) -> LogEvent {
         let mut e = LogEvent::new(kind, self.now_ms());
         e.client_id = Some(client.client_id.clone());
         e.client_name = Some(client.name.clone());
@@ -76,11 +90,19 @@ impl App {
 
     /// The database connection a login uses: the realm, or the first
     /// database connection enabled for the client.
-    pub async fn login_connection(&self, tenant: &Tenant, client: &Client, realm: Option<&str>) -> Result<Connection, OAuthError> {
+    pub async fn login_connection(
+        &self,
+        tenant: &Tenant,
+        client: &Client,
+        realm: Option<&str>,
+    ) -> Result<Connection, OAuthError> {
         let conn = match realm {
             Some(r) => self.store.connection_by_name(tenant.id, r).await.map_err(|_| OAuthError::internal())?,
             None => {
-                let all = self.list_connections(tenant, &["auth0".to_string()], None).await.map_err(|_| OAuthError::internal())?;
+                let all = self
+                    .list_connections(tenant, &["auth0".to_string()], None)
+                    .await
+                    .map_err(|_| OAuthError::internal())?;
                 all.into_iter()
                     .filter_map(|c| serde_json::from_value::<Connection>(c).ok())
                     .find(|c| c.enabled_clients.iter().any(|e| e == &client.client_id))
@@ -95,7 +117,12 @@ impl App {
         Ok(conn)
     }
 
-    async fn find_login_user(&self, tenant: &Tenant, conn: &Connection, username: &str) -> Result<Option<StoredUser>, OAuthError> {
+    async fn find_login_user(
+        &self,
+        tenant: &Tenant,
+        conn: &Connection,
+        username: &str,
+    ) -> Result<Option<StoredUser>, OAuthError> {
         let needle = username.trim().to_lowercase();
         let found = self.store.users_by_email(tenant.id, &needle).await.map_err(|_| OAuthError::internal())?;
         if let Some(u) = found.into_iter().find(|u| u.user.connection() == Some(conn.name.as_str())) {
@@ -107,7 +134,11 @@ impl App {
             kind: castellan_query::FieldKind::Text { case_insensitive: true },
             cond: castellan_query::Cond::Eq(castellan_query::Scalar::Text(needle)),
         };
-        let page = self.store.search_users(tenant.id, &filter, None, 0, 10, false).await.map_err(|_| OAuthError::internal())?;
+        let page = self
+            .store
+            .search_users(tenant.id, &filter, None, 0, 10, false)
+            .await
+            .map_err(|_| OAuthError::internal())?;
         Ok(page.users.into_iter().find(|u| u.user.connection() == Some(conn.name.as_str())))
     }
 
@@ -119,11 +150,11 @@ impl App {
         tenant: &Tenant,
         client: &Client,
         conn: &Connection,
-        username: &str,
-        password: &str,
+        creds: Credentials<'_>,
         info: &RequestInfo,
         success_kind: &str,
     ) -> Result<User, OAuthError> {
+        let Credentials { username, password } = creds;
         let ip = info.ip.clone().unwrap_or_else(|| "0.0.0.0".into());
         let fail = |kind: &str, desc: &str, user: Option<&User>| {
             let mut e = self.login_event(kind, tenant, client, info, Some(conn));
@@ -144,7 +175,9 @@ impl App {
         };
         let user = stored.user;
         let protect = conn.options.brute_force_protection.unwrap_or(true);
-        if protect && self.store.login_blocked(tenant.id, &user.user_id, &ip).await.map_err(|_| OAuthError::internal())? {
+        if protect
+            && self.store.login_blocked(tenant.id, &user.user_id, &ip).await.map_err(|_| OAuthError::internal())?
+        {
             let e = fail("f", "Blocked by brute-force protection", Some(&user));
             self.store.insert_logs(tenant.id, &[e]).await.map_err(|_| OAuthError::internal())?;
             return Err(too_many_attempts());
@@ -183,10 +216,14 @@ impl App {
         let mut e = self.login_event(success_kind, tenant, client, info, Some(conn));
         e.user_id = Some(u.user_id.clone());
         e.user_name = u.email.clone().or_else(|| u.username.clone());
-        e.description = Some(if success_kind == "s" { "Successful login".into() } else { "Password for Access Token".into() });
+        e.description =
+            Some(if success_kind == "s" { "Successful login".into() } else { "Password for Access Token".into() });
         e.details = Some(json!({"stats": {"loginsCount": u.logins_count}}));
         if protect {
-            self.store.clear_login_failures(tenant.id, &u.user_id, Some(&ip), &[]).await.map_err(|_| OAuthError::internal())?;
+            self.store
+                .clear_login_failures(tenant.id, &u.user_id, Some(&ip), &[])
+                .await
+                .map_err(|_| OAuthError::internal())?;
         }
         self.store.update_user(tenant.id, stored.pk, &u, None, &[e]).await.map_err(|_| OAuthError::internal())?;
         Ok(u)
@@ -195,7 +232,13 @@ impl App {
     /// Access token (for the audience, or for /userinfo), ID token when
     /// `openid` was granted, refresh token when `offline_access` was granted
     /// and the API allows it.
-    pub async fn issue_user_tokens(&self, tenant: &Tenant, g: &Grant, info: &RequestInfo, family: Option<String>) -> Result<(UserTokens, Option<RefreshTokenRow>), OAuthError> {
+    pub async fn issue_user_tokens(
+        &self,
+        tenant: &Tenant,
+        g: &Grant,
+        info: &RequestInfo,
+        family: Option<String>,
+    ) -> Result<(UserTokens, Option<RefreshTokenRow>), OAuthError> {
         let now_ms = self.now_ms();
         let now = now_ms / 1000;
         let userinfo = format!("https://{}/userinfo", tenant.domain);
@@ -205,7 +248,9 @@ impl App {
                     .resource_server_by_identifier(tenant.id, a)
                     .await
                     .map_err(|_| OAuthError::internal())?
-                    .ok_or_else(|| OAuthError::new(403, "access_denied", format!("Service not enabled within domain: {a}")))?,
+                    .ok_or_else(|| {
+                        OAuthError::new(403, "access_denied", format!("Service not enabled within domain: {a}"))
+                    })?,
             ),
             None => None,
         };
@@ -307,7 +352,14 @@ impl App {
             (None, None)
         };
         Ok((
-            UserTokens { access_token, id_token, refresh_token, scope: scope.join(" "), expires_in: lifetime, token_type: "Bearer" },
+            UserTokens {
+                access_token,
+                id_token,
+                refresh_token,
+                scope: scope.join(" "),
+                expires_in: lifetime,
+                token_type: "Bearer",
+            },
             row,
         ))
     }
@@ -317,7 +369,13 @@ impl App {
         let has = |s: &str| scope.iter().any(|x| x == s);
         let mut c = json!({"sub": u.user_id});
         if has("profile") {
-            for (k, v) in [("name", &u.name), ("nickname", &u.nickname), ("picture", &u.picture), ("given_name", &u.given_name), ("family_name", &u.family_name)] {
+            for (k, v) in [
+                ("name", &u.name),
+                ("nickname", &u.nickname),
+                ("picture", &u.picture),
+                ("given_name", &u.given_name),
+                ("family_name", &u.family_name),
+            ] {
                 if let Some(v) = v {
                     c[k] = json!(v);
                 }

@@ -119,7 +119,14 @@ impl Store {
     }
 
     /// A user's live (not revoked, not rotated) refresh tokens, newest first.
-    pub async fn user_refresh_tokens(&self, tenant: i64, user_id: Option<&str>, client_id: Option<&str>, offset: u64, limit: u64) -> Result<(Vec<RefreshTokenRow>, u64)> {
+    pub async fn user_refresh_tokens(
+        &self,
+        tenant: i64,
+        user_id: Option<&str>,
+        client_id: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<RefreshTokenRow>, u64)> {
         let mut cond = Sql::new(" WHERE tenant_id = ");
         cond.int(tenant).push(" AND revoked_at IS NULL AND rotated_at IS NULL");
         if let Some(u) = user_id {
@@ -142,11 +149,24 @@ impl Store {
 
     /// Exchanges a rotating token: marks `old` rotated and stores `new`, in
     /// one transaction (so a token is rotated exactly once).
-    pub async fn rotate_refresh_token(&self, tenant: i64, old_id: &str, new: &RefreshTokenRow, now: i64, events: &[LogEvent]) -> Result<bool> {
+    pub async fn rotate_refresh_token(
+        &self,
+        tenant: i64,
+        old_id: &str,
+        new: &RefreshTokenRow,
+        now: i64,
+        events: &[LogEvent],
+    ) -> Result<bool> {
         let _w = self.write_guard().await;
         let mut tx = self.write_tx().await?;
         let mut q = Sql::new("UPDATE refresh_tokens SET rotated_at = ");
-        q.int(now).push(", last_used_at = ").int(now).push(" WHERE tenant_id = ").int(tenant).push(" AND id = ").text(old_id);
+        q.int(now)
+            .push(", last_used_at = ")
+            .int(now)
+            .push(" WHERE tenant_id = ")
+            .int(tenant)
+            .push(" AND id = ")
+            .text(old_id);
         q.push(" AND rotated_at IS NULL AND revoked_at IS NULL");
         if q.build().execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
@@ -158,7 +178,14 @@ impl Store {
     }
 
     /// Records a use of a non-rotating token.
-    pub async fn touch_refresh_token(&self, tenant: i64, id: &str, now: i64, device: &Value, events: &[LogEvent]) -> Result<()> {
+    pub async fn touch_refresh_token(
+        &self,
+        tenant: i64,
+        id: &str,
+        now: i64,
+        device: &Value,
+        events: &[LogEvent],
+    ) -> Result<()> {
         let mut q = Sql::new("UPDATE refresh_tokens SET last_used_at = ");
         q.int(now).push(", device = ").text(device.to_string()).push(" WHERE tenant_id = ").int(tenant);
         q.push(" AND id = ").text(id);
@@ -168,7 +195,13 @@ impl Store {
 
     /// Revokes refresh tokens: one by id, a whole family, or all of a user's
     /// (optionally for one client). Returns how many were live.
-    pub async fn revoke_refresh_tokens(&self, tenant: i64, by: RevokeBy<'_>, now: i64, events: &[LogEvent]) -> Result<u64> {
+    pub async fn revoke_refresh_tokens(
+        &self,
+        tenant: i64,
+        by: RevokeBy<'_>,
+        now: i64,
+        events: &[LogEvent],
+    ) -> Result<u64> {
         let mut q = Sql::new("UPDATE refresh_tokens SET revoked_at = ");
         q.int(now).push(" WHERE tenant_id = ").int(tenant).push(" AND revoked_at IS NULL");
         match by {
@@ -215,18 +248,30 @@ impl Store {
         Ok(Some((parse(&get_str(&row, "doc")?)?, get_i64(&row, "expires_at")?)))
     }
 
-    pub async fn insert_session(&self, tenant: i64, id: &str, cookie_hash: &str, user_id: &str, now: i64, expires_at: i64, doc: &Value) -> Result<()> {
-        let mut q = Sql::new("INSERT INTO sessions (tenant_id, id, cookie_hash, user_id, created_at, updated_at, expires_at, doc) VALUES (");
-        q.int(tenant).push(", ").text(id).push(", ").text(cookie_hash).push(", ").text(user_id).push(", ").int(now);
-        q.push(", ").int(now).push(", ").int(expires_at).push(", ").text(doc.to_string()).push(")");
+    pub async fn insert_session(&self, tenant: i64, new: &NewSession) -> Result<()> {
+        let mut q = Sql::new(
+            "INSERT INTO sessions (tenant_id, id, cookie_hash, user_id, created_at, updated_at, expires_at, doc) VALUES (",
+        );
+        q.int(tenant).push(", ").text(&new.id).push(", ").text(&new.cookie_hash).push(", ").text(&new.user_id);
+        q.push(", ").int(new.created_at).push(", ").int(new.created_at).push(", ").int(new.expires_at);
+        q.push(", ").text(new.doc.to_string()).push(")");
         self.exec_logged(tenant, &q, &[], "session exists").await?;
         Ok(())
     }
 
     /// A live session by its cookie: (id, user_id, doc).
-    pub async fn session_by_cookie(&self, tenant: i64, cookie_hash: &str, now: i64) -> Result<Option<(String, String, Value)>> {
+    pub async fn session_by_cookie(
+        &self,
+        tenant: i64,
+        cookie_hash: &str,
+        now: i64,
+    ) -> Result<Option<(String, String, Value)>> {
         let mut q = Sql::new("SELECT id, user_id, doc FROM sessions WHERE tenant_id = ");
-        q.int(tenant).push(" AND cookie_hash = ").text(cookie_hash).push(" AND revoked_at IS NULL AND expires_at > ").int(now);
+        q.int(tenant)
+            .push(" AND cookie_hash = ")
+            .text(cookie_hash)
+            .push(" AND revoked_at IS NULL AND expires_at > ")
+            .int(now);
         q.build()
             .fetch_optional(&self.pool)
             .await?
@@ -235,7 +280,12 @@ impl Store {
     }
 
     /// A user's live sessions, newest first: (id, created_at, updated_at, expires_at, doc).
-    pub async fn user_sessions(&self, tenant: i64, user_id: &str, now: i64) -> Result<Vec<(String, i64, i64, i64, Value)>> {
+    pub async fn user_sessions(
+        &self,
+        tenant: i64,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<(String, i64, i64, i64, Value)>> {
         let mut q = Sql::new("SELECT id, created_at, updated_at, expires_at, doc FROM sessions WHERE tenant_id = ");
         q.int(tenant).push(" AND user_id = ").text(user_id).push(" AND revoked_at IS NULL AND expires_at > ").int(now);
         q.push(" ORDER BY created_at DESC");
@@ -254,7 +304,14 @@ impl Store {
     }
 
     /// Ends sessions: one by id, or all of a user's. Returns how many.
-    pub async fn revoke_sessions(&self, tenant: i64, user_id: Option<&str>, id: Option<&str>, now: i64, events: &[LogEvent]) -> Result<u64> {
+    pub async fn revoke_sessions(
+        &self,
+        tenant: i64,
+        user_id: Option<&str>,
+        id: Option<&str>,
+        now: i64,
+        events: &[LogEvent],
+    ) -> Result<u64> {
         let mut q = Sql::new("UPDATE sessions SET revoked_at = ");
         q.int(now).push(" WHERE tenant_id = ").int(tenant).push(" AND revoked_at IS NULL");
         if let Some(u) = user_id {
@@ -268,7 +325,14 @@ impl Store {
 
     /// Counts a failed login for (user, ip); blocks the pair at `threshold`.
     /// Returns (failures, newly blocked).
-    pub async fn record_login_failure(&self, tenant: i64, user_id: &str, ip: &str, now: i64, threshold: i64) -> Result<(i64, bool)> {
+    pub async fn record_login_failure(
+        &self,
+        tenant: i64,
+        user_id: &str,
+        ip: &str,
+        now: i64,
+        threshold: i64,
+    ) -> Result<(i64, bool)> {
         let _w = self.write_guard().await;
         let mut tx = self.write_tx().await?;
         let mut q = Sql::new("SELECT failures, blocked_at FROM login_failures WHERE tenant_id = ");
@@ -288,7 +352,9 @@ impl Store {
             w.push(" WHERE tenant_id = ").int(tenant).push(" AND user_id = ").text(user_id).push(" AND ip = ").text(ip);
             w
         } else {
-            let mut w = Sql::new("INSERT INTO login_failures (tenant_id, user_id, ip, failures, blocked_at, updated_at) VALUES (");
+            let mut w = Sql::new(
+                "INSERT INTO login_failures (tenant_id, user_id, ip, failures, blocked_at, updated_at) VALUES (",
+            );
             w.int(tenant).push(", ").text(user_id).push(", ").text(ip).push(", ").int(failures).push(", ");
             w.arg(if block { Arg::I64(now) } else { Arg::NullI64 }).push(", ").int(now).push(")");
             w
@@ -309,7 +375,13 @@ impl Store {
     }
 
     /// Forgets failures for (user, ip) after a successful login.
-    pub async fn clear_login_failures(&self, tenant: i64, user_id: &str, ip: Option<&str>, events: &[LogEvent]) -> Result<u64> {
+    pub async fn clear_login_failures(
+        &self,
+        tenant: i64,
+        user_id: &str,
+        ip: Option<&str>,
+        events: &[LogEvent],
+    ) -> Result<u64> {
         let mut q = Sql::new("DELETE FROM login_failures WHERE tenant_id = ");
         q.int(tenant).push(" AND user_id = ").text(user_id);
         if let Some(ip) = ip {
@@ -344,6 +416,17 @@ impl Store {
         q.int(tenant).push(" AND ip = ").text(ip);
         self.exec_logged(tenant, &q, events, "conflict").await
     }
+}
+
+/// A login session to store (its cookie only as a hash).
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: String,
+    pub cookie_hash: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub doc: Value,
 }
 
 /// Which refresh tokens to revoke.
