@@ -16,6 +16,8 @@ const AUTHENTICATION: &[(&str, &str)] = &[
     ("POST", "/oauth/revoke"),
     ("POST", "/dbconnections/signup"),
     ("POST", "/dbconnections/change_password"),
+    ("GET", "/authorize"),
+    ("GET", "/v2/logout"),
 ];
 
 /// Management API: users.
@@ -75,11 +77,14 @@ const RBAC: &[(&str, &str)] = &[
     ("DELETE", "/api/v2/users/{id}/permissions"),
 ];
 
+/// Management API: the hosted pages' branding.
+const BRANDING: &[(&str, &str)] = &[("GET", "/api/v2/branding"), ("PATCH", "/api/v2/branding")];
+
 /// Management API: logs.
 const LOGS: &[(&str, &str)] =
     &[("GET", "/api/v2/logs"), ("GET", "/api/v2/logs/{id}"), ("GET", "/api/v2/users/{id}/logs")];
 
-const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC, LOGS];
+const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC, LOGS, BRANDING];
 
 /// (METHOD, template) of every endpoint castellan serves.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

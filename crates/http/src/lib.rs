@@ -7,6 +7,7 @@ pub mod endpoints;
 mod enduser;
 pub mod error;
 pub mod extract;
+pub mod hosted;
 pub mod implemented;
 mod logs;
 mod oauth;

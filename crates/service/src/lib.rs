@@ -9,6 +9,7 @@ pub mod connections;
 pub mod enduser;
 pub mod error;
 pub mod grants;
+pub mod hosted;
 pub mod login;
 pub mod logs;
 pub mod roles;

@@ -232,6 +232,17 @@ impl Store {
         Ok(())
     }
 
+    /// Reads a code (or login transaction) without using it up.
+    pub async fn peek_auth_code(&self, tenant: i64, hash: &str) -> Result<Option<(Value, i64)>> {
+        let mut q = Sql::new("SELECT doc, expires_at FROM auth_codes WHERE tenant_id = ");
+        q.int(tenant).push(" AND code_hash = ").text(hash);
+        q.build()
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| Ok((parse(&get_str(&r, "doc")?)?, get_i64(&r, "expires_at")?)))
+            .transpose()
+    }
+
     /// Takes a code: returns it (and its expiry) once, deleting it.
     pub async fn take_auth_code(&self, tenant: i64, hash: &str) -> Result<Option<(Value, i64)>> {
         let _w = self.write_guard().await;
