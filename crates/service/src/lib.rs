@@ -12,6 +12,7 @@ pub mod grants;
 pub mod hosted;
 pub mod login;
 pub mod logs;
+pub mod patching;
 pub mod roles;
 pub mod streams;
 pub mod tenants;

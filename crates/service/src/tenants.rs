@@ -105,14 +105,8 @@ impl App {
     ) -> Result<serde_json::Value, ServiceError> {
         let mut settings = tenant.settings.clone();
         let mut branding = settings.branding.clone().unwrap_or_else(|| serde_json::json!({}));
-        if let (Some(b), Some(patch)) = (branding.as_object_mut(), body.as_object()) {
-            for (k, v) in patch {
-                if v.is_null() {
-                    b.remove(k);
-                } else {
-                    b.insert(k.clone(), v.clone());
-                }
-            }
+        if let Some(b) = branding.as_object_mut() {
+            crate::patching::merge_top_level(b, body, &[]);
         }
         settings.branding = Some(branding.clone());
         let json = serde_json::to_value(&settings).map_err(|e| ServiceError::Internal(e.to_string()))?;
