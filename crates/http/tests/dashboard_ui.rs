@@ -443,3 +443,131 @@ async fn user_controlled_text_is_escaped() {
     let p = get(&s, &format!("{user}?ok={}", enc(evil)), &c).await;
     assert!(!p.html.contains("class=\"flash\""));
 }
+
+#[tokio::test]
+async fn applications_apis_roles_and_connections() {
+    let s = TestServer::start().await;
+    let c = sign_in(&s).await;
+    let token = session_csrf(&s, &c).await;
+    for uri in ["/dashboard/applications", "/dashboard/apis", "/dashboard/roles", "/dashboard/connections"] {
+        let p = get(&s, uri, &c).await;
+        assert_eq!(p.status, StatusCode::OK, "{uri}: {}", p.html);
+    }
+    // An application: created, configured, secret revealed and rotated.
+    let p = post(
+        &s,
+        "/dashboard/applications",
+        &c,
+        &[("csrf", &token), ("name", "web & \"co\""), ("app_type", "regular_web")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let app_page = p.location.split('?').next().unwrap().to_string();
+    let client_id = app_page.rsplit('/').next().unwrap().to_string();
+    let shown = get(&s, &app_page, &c).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.html.contains("web &amp; &quot;co&quot;"));
+    assert!(!shown.html.contains("id=\"client-secret\""));
+    let p = post(
+        &s,
+        &app_page,
+        &c,
+        &[
+            ("csrf", &token),
+            ("name", "web"),
+            ("callbacks", "https://app.example/cb\nhttps://app.example/cb2"),
+            ("allowed_logout_urls", "https://app.example/bye"),
+            ("grant_types", "authorization_code"),
+            ("grant_types", "refresh_token"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let t = s.admin_token().await;
+    let api_view = s.call("GET", &format!("/api/v2/clients/{client_id}"), Some(&t), None).await.body;
+    assert_eq!(api_view["callbacks"], json!(["https://app.example/cb", "https://app.example/cb2"]));
+    assert_eq!(api_view["grant_types"], json!(["authorization_code", "refresh_token"]));
+    let revealed = post(&s, &format!("{app_page}/reveal"), &c, &[("csrf", &token)]).await;
+    assert!(revealed.html.contains("id=\"client-secret\""));
+    let p = post(&s, &format!("{app_page}/rotate"), &c, &[("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let logs = s.call("GET", "/api/v2/logs?q=type:sapi&sort=date:-1", Some(&t), None).await.body;
+    assert_eq!(logs[0]["details"]["request"]["path"], format!("/api/v2/clients/{client_id}/rotate-secret"));
+
+    // The Management API's Test tab: a token for the bootstrap admin application.
+    let apis = s.call("GET", "/api/v2/resource-servers", Some(&t), None).await.body;
+    let mgmt = apis.as_array().unwrap().iter().find(|a| a["identifier"] == AUDIENCE).unwrap();
+    let api_page = format!("/dashboard/apis/{}", mgmt["id"].as_str().unwrap());
+    let p = get(&s, &api_page, &c).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains(ADMIN_ID));
+    let p = post(&s, &format!("{api_page}/test"), &c, &[("csrf", &token), ("client_id", ADMIN_ID)]).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    assert!(p.html.contains("access_token"));
+    assert!(p.html.contains("curl --request POST"));
+    assert!(p.html.contains("https://tenant.test/oauth/token"));
+
+    // An API with scopes, a role with one of them.
+    let p = post(
+        &s,
+        "/dashboard/apis",
+        &c,
+        &[("csrf", &token), ("name", "Reports"), ("identifier", "https://reports.example")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let reports = p.location.split('?').next().unwrap().to_string();
+    let p = post(
+        &s,
+        &format!("{reports}/scopes"),
+        &c,
+        &[("csrf", &token), ("scopes", "read:reports Read the reports\nwrite:reports")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let p = post(&s, "/dashboard/roles", &c, &[("csrf", &token), ("name", "reader"), ("description", "Reads")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let role = p.location.split('?').next().unwrap().to_string();
+    let p = post(
+        &s,
+        &format!("{role}/permissions"),
+        &c,
+        &[("csrf", &token), ("permission", "https://reports.example read:reports")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let p = get(&s, &role, &c).await;
+    assert!(p.html.contains("read:reports"));
+
+    // A user gets the role from their page.
+    let id = api_user(&s, json!({"connection": CONN, "email": "r@example.com", "password": "S3cret-Passw0rd"})).await;
+    let role_id = role.rsplit('/').next().unwrap().to_string();
+    let user = format!("/dashboard/users/{}", enc(&id));
+    let p = post(&s, &format!("{user}/roles"), &c, &[("csrf", &token), ("role_id", &role_id)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let roles = s.call("GET", &format!("/api/v2/users/{}/roles", enc(&id)), Some(&t), None).await.body;
+    assert_eq!(roles[0]["name"], "reader");
+    let p = post(&s, &format!("{user}/roles/remove"), &c, &[("csrf", &token), ("role_id", &role_id)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let roles = s.call("GET", &format!("/api/v2/users/{}/roles", enc(&id)), Some(&t), None).await.body;
+    assert_eq!(roles, json!([]));
+
+    // The database connection: policy and brute-force protection.
+    let conns = s.call("GET", &format!("/api/v2/connections?name={CONN}"), Some(&t), None).await.body;
+    let conn_id = conns[0]["id"].as_str().unwrap().to_string();
+    let page_uri = format!("/dashboard/connections/{conn_id}");
+    assert_eq!(get(&s, &page_uri, &c).await.status, StatusCode::OK);
+    let p = post(
+        &s,
+        &page_uri,
+        &c,
+        &[("csrf", &token), ("password_policy", "low"), ("enabled", ADMIN_ID), ("enabled", &client_id)],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let conn = s.call("GET", &format!("/api/v2/connections/{conn_id}"), Some(&t), None).await.body;
+    assert_eq!(conn["options"]["password_policy"], "low");
+    assert_eq!(conn["options"]["brute_force_protection"], false);
+    let enabled = s.call("GET", &format!("/api/v2/connections/{conn_id}/clients"), Some(&t), None).await;
+    assert!(enabled.raw.windows(client_id.len()).any(|w| w == client_id.as_bytes()), "{:?}", enabled.body);
+}

@@ -142,8 +142,12 @@ fn safe_next(next: &str) -> Option<&str> {
     (next.starts_with("/dashboard") && !next.contains("//") && !next.contains('\\')).then_some(next)
 }
 
+/// Percent-encodes a path segment or query value (RFC 3986 unreserved
+/// characters stay as they are).
 pub(crate) fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    const SET: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Admin
@@ -218,7 +222,6 @@ impl Fields {
     pub fn get(&self, key: &str) -> &str {
         self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or("")
     }
-    #[allow(dead_code)]
     pub fn all(&self, key: &str) -> Vec<String> {
         self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
     }
