@@ -122,7 +122,14 @@ async fn open(settings: &Settings) -> Result<App, String> {
     Ok(App::new(store, Arc::new(SystemClock), PasswordHasher::new(cores)))
 }
 
-async fn bootstrap(app: &App, domain: &str, id: Option<String>, secret: Option<String>) -> Result<(), String> {
+/// `admin`: the first dashboard administrator's email and password, when fixed.
+async fn bootstrap(
+    app: &App,
+    domain: &str,
+    id: Option<String>,
+    secret: Option<String>,
+    admin: (Option<String>, Option<String>),
+) -> Result<(), String> {
     let scopes = management_scopes();
     let made = app
         .bootstrap_tenant(BootstrapInput {
@@ -130,6 +137,8 @@ async fn bootstrap(app: &App, domain: &str, id: Option<String>, secret: Option<S
             management_scopes: &scopes,
             admin_client_id: id,
             admin_client_secret: secret,
+            admin_email: admin.0,
+            admin_password: admin.1,
         })
         .await
         .map_err(|e| format!("bootstrap of {domain} failed: {e}"))?;
@@ -139,6 +148,10 @@ async fn bootstrap(app: &App, domain: &str, id: Option<String>, secret: Option<S
             // Printed once, on stdout only, so it can be captured; never logged.
             println!("castellan: tenant {domain} created.\n  admin client_id:     {}\n  admin client_secret: {secret}\n  (the secret is shown only now; store it safely)", b.admin_client_id);
         }
+        if let Some(password) = b.generated_admin_password {
+            // Printed once, like the client secret; never logged.
+            println!("castellan: dashboard of {domain}: https://{domain}/dashboard\n  administrator email:    {}\n  administrator password: {password}\n  (the password is shown only now; store it safely)", b.admin_email);
+        }
     }
     Ok(())
 }
@@ -146,8 +159,18 @@ async fn bootstrap(app: &App, domain: &str, id: Option<String>, secret: Option<S
 async fn serve(settings: Settings) -> Result<(), String> {
     init_logging(&settings.log);
     let app = open(&settings).await?;
-    bootstrap(&app, &settings.domain, settings.bootstrap_client_id.clone(), settings.bootstrap_client_secret.clone())
-        .await?;
+    let admin = (
+        config::secret_env("CASTELLAN_BOOTSTRAP_ADMIN_EMAIL")?,
+        config::secret_env("CASTELLAN_BOOTSTRAP_ADMIN_PASSWORD")?,
+    );
+    bootstrap(
+        &app,
+        &settings.domain,
+        settings.bootstrap_client_id.clone(),
+        settings.bootstrap_client_secret.clone(),
+        admin,
+    )
+    .await?;
     let addr: SocketAddr = settings.listen.parse().map_err(|e| format!("--listen {}: {e}", settings.listen))?;
     let router = castellan_http::router(app.clone());
     let handle = axum_server::Handle::new();
@@ -253,7 +276,7 @@ async fn tenants(cmd: TenantsCmd) -> Result<(), String> {
             if app.store.tenant_by_domain(&domain).await.map_err(|e| e.to_string())?.is_some() {
                 return Err(format!("tenant {domain} already exists"));
             }
-            bootstrap(&app, &domain, None, None).await
+            bootstrap(&app, &domain, None, None, (None, None)).await
         }
         TenantsCmd::Set { lift_search_cap, log_retention_days, store } => {
             let tenant_domain = store.domain.clone().ok_or("--domain HOST is required")?;

@@ -104,7 +104,7 @@ a{{color:{primary}}}
     r
 }
 
-fn secure_headers(h: &mut HeaderMap) {
+pub(crate) fn secure_headers(h: &mut HeaderMap) {
     let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
         h.insert(k, HeaderValue::from_static(v));
     };
@@ -125,7 +125,7 @@ fn error_page(tenant: &Tenant, e: PageError) -> Response {
     page(tenant, status, &e.title, &format!(r#"<p class="alert" role="alert">{}</p>"#, esc(&e.message)))
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -136,7 +136,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn set_cookie(resp: &mut Response, value: String) {
+pub(crate) fn set_cookie(resp: &mut Response, value: String) {
     if let Ok(v) = HeaderValue::from_str(&value) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -216,8 +216,14 @@ async fn authorize(
 }
 
 fn csrf_pair() -> (String, String) {
+    csrf_pair_at("/u")
+}
+
+/// A double-submit CSRF token and the Set-Cookie value carrying it for the
+/// pages under `path`.
+pub(crate) fn csrf_pair_at(path: &str) -> (String, String) {
     let token = castellan_domain::ids::client_secret();
-    (token.clone(), format!("{CSRF_COOKIE}={token}; Path=/u; HttpOnly; Secure; SameSite=Strict; Max-Age=1800"))
+    (token.clone(), format!("{CSRF_COOKIE}={token}; Path={path}; HttpOnly; Secure; SameSite=Strict; Max-Age=1800"))
 }
 
 fn form(
@@ -312,7 +318,7 @@ struct Submitted {
     password: String,
 }
 
-fn csrf_ok(headers: &HeaderMap, submitted: &str) -> bool {
+pub(crate) fn csrf_ok(headers: &HeaderMap, submitted: &str) -> bool {
     match cookie(headers, CSRF_COOKIE) {
         Some(c) => !c.is_empty() && c.as_bytes().ct_eq(submitted.as_bytes()).into(),
         None => false,

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::endpoints::{self, Miss, Surface};
 use crate::error::{json_response, ApiError};
 use crate::extract::{AppState, CallerSlot, MAX_BODY};
-use crate::{enduser, hosted, implemented, logs, oauth, roles, tenant_config, users};
+use crate::{dashboard, enduser, hosted, implemented, logs, oauth, roles, tenant_config, users};
 
 pub fn router(app: App) -> Router {
     let state = AppState { app };
@@ -34,6 +34,7 @@ pub fn router(app: App) -> Router {
         .merge(logs::routes())
         .merge(enduser::routes())
         .merge(hosted::routes())
+        .merge(dashboard::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -1,6 +1,7 @@
 //! Creating a tenant: its signing key, the Management API resource server,
 //! the `Username-Password-Authentication` database connection, and an admin
-//! machine-to-machine application granted every Management API scope.
+//! machine-to-machine application granted every Management API scope, and
+//! the first dashboard administrator.
 
 use base64::Engine as _;
 use castellan_crypto::{SecretHasher, SigningKey};
@@ -20,6 +21,10 @@ pub struct BootstrapInput<'a> {
     /// Fixed admin credentials (CASTELLAN_BOOTSTRAP_CLIENT_ID/SECRET).
     pub admin_client_id: Option<String>,
     pub admin_client_secret: Option<String>,
+    /// The first dashboard administrator (CASTELLAN_BOOTSTRAP_ADMIN_EMAIL/
+    /// PASSWORD); `admin@<domain>` and a generated password when absent.
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
 }
 
 #[derive(Debug)]
@@ -28,6 +33,9 @@ pub struct Bootstrapped {
     pub admin_client_id: String,
     /// Only when castellan generated it: shown once, never stored in clear.
     pub generated_secret: Option<String>,
+    pub admin_email: String,
+    /// Only when castellan generated it: shown once, stored only as bcrypt.
+    pub generated_admin_password: Option<String>,
 }
 
 impl App {
@@ -116,11 +124,20 @@ impl App {
                 &[],
             )
             .await?;
+        let host = domain.split(':').next().unwrap_or(&domain);
+        let admin_email = input.admin_email.unwrap_or_else(|| format!("admin@{host}"));
+        let (admin_password, generated_password) = match input.admin_password {
+            Some(p) => (p, false),
+            None => (ids::client_secret(), true),
+        };
+        self.create_dashboard_admin(t, &admin_email, &admin_password).await?;
         self.invalidate_tenants().await;
         Ok(Some(Bootstrapped {
             tenant_id: t,
             admin_client_id: client_id,
             generated_secret: generated.then_some(secret),
+            admin_email: admin_email.trim().to_ascii_lowercase(),
+            generated_admin_password: generated_password.then_some(admin_password),
         }))
     }
 }

@@ -6,6 +6,7 @@ pub mod apps;
 pub mod audit;
 pub mod bootstrap;
 pub mod connections;
+pub mod dashboard;
 pub mod enduser;
 pub mod error;
 pub mod grants;

@@ -8,6 +8,7 @@
 
 mod auth;
 mod config;
+mod dashboard;
 mod docs;
 mod logs;
 mod rbac;
@@ -26,6 +27,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use auth::{NewSession, RefreshTokenRow, RevokeBy};
 pub use config::{KeyRow, TenantRow};
+pub use dashboard::{DashboardAdmin, DashboardSession};
 pub use docs::{DocFilter, DocKind};
 pub use logs::LogSort;
 pub use rbac::{EffectivePermission, Listed, Missing};

@@ -239,6 +239,32 @@ CREATE TABLE ip_blocks (
     PRIMARY KEY (tenant_id, ip)
 );
 "#,
+    r#"
+CREATE TABLE dashboard_admins (
+    tenant_id BIGINT NOT NULL,
+    id TEXT NOT NULL,
+    email {text} NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_login_at BIGINT,
+    failures BIGINT NOT NULL,
+    locked_until BIGINT,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE UNIQUE INDEX dashboard_admins_email ON dashboard_admins (tenant_id, email);
+CREATE TABLE dashboard_sessions (
+    tenant_id BIGINT NOT NULL,
+    id TEXT NOT NULL,
+    cookie_hash TEXT NOT NULL,
+    admin_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE UNIQUE INDEX dashboard_sessions_cookie ON dashboard_sessions (cookie_hash);
+"#,
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

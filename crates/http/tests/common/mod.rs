@@ -22,6 +22,8 @@ pub const DOMAIN: &str = "tenant.test";
 pub const ADMIN_ID: &str = "adminclient";
 pub const ADMIN_SECRET: &str = "admin-secret-value";
 pub const AUDIENCE: &str = "https://tenant.test/api/v2/";
+/// The dashboard administrator of each test tenant is `admin@<domain>`.
+pub const DASHBOARD_PASSWORD: &str = "dashboard-admin-password";
 
 pub struct TestServer {
     pub app: App,
@@ -70,6 +72,8 @@ impl TestServer {
                 management_scopes: &scopes(),
                 admin_client_id: Some(id.into()),
                 admin_client_secret: Some(secret.into()),
+                admin_email: Some(format!("admin@{domain}")),
+                admin_password: Some(DASHBOARD_PASSWORD.into()),
             })
             .await
             .unwrap();

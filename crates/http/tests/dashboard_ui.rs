@@ -1,0 +1,573 @@
+//! The dashboard in process: sign-in, sessions, CSRF, pages, and user
+//! actions through the forms (same effects and log events as the API).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::*;
+use serde_json::{json, Value};
+
+const CONN: &str = "Username-Password-Authentication";
+const ADMIN_EMAIL: &str = "admin@tenant.test";
+
+struct Page {
+    status: StatusCode,
+    location: String,
+    cookies: Vec<String>,
+    html: String,
+}
+
+async fn get(s: &TestServer, uri: &str, cookie: &str) -> Page {
+    let mut b = Request::get(uri).header(header::HOST, DOMAIN);
+    if !cookie.is_empty() {
+        b = b.header(header::COOKIE, cookie);
+    }
+    page(s.send(b.body(Body::empty()).unwrap()).await)
+}
+
+async fn post(s: &TestServer, uri: &str, cookie: &str, fields: &[(&str, &str)]) -> Page {
+    let mut b = Request::post(uri)
+        .header(header::HOST, DOMAIN)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if !cookie.is_empty() {
+        b = b.header(header::COOKIE, cookie);
+    }
+    page(s.send(b.body(Body::from(serde_urlencoded::to_string(fields).unwrap())).unwrap()).await)
+}
+
+fn page(r: Resp) -> Page {
+    Page {
+        status: r.status,
+        location: r.headers.get(header::LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default(),
+        cookies: r.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect(),
+        html: String::from_utf8(r.raw).unwrap(),
+    }
+}
+
+/// The value of the first hidden `csrf` field.
+fn csrf(html: &str) -> String {
+    let at = html.find(r#"name="csrf" value=""#).expect("a csrf field") + r#"name="csrf" value=""#.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+fn cookie_value(p: &Page, name: &str) -> Option<String> {
+    p.cookies.iter().find_map(|c| c.strip_prefix(&format!("{name}="))).map(|c| c.split(';').next().unwrap().to_string())
+}
+
+async fn try_sign_in(s: &TestServer, email: &str, password: &str) -> Page {
+    let form = get(s, "/dashboard/login", "").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let token = csrf(&form.html);
+    let c = format!("castellan_csrf={}", cookie_value(&form, "castellan_csrf").unwrap());
+    post(s, "/dashboard/login", &c, &[("csrf", &token), ("email", email), ("password", password), ("next", "")]).await
+}
+
+/// Signs in; returns the Cookie header value of the session.
+async fn sign_in(s: &TestServer) -> String {
+    let p = try_sign_in(s, ADMIN_EMAIL, DASHBOARD_PASSWORD).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    assert_eq!(p.location, "/dashboard/users");
+    format!("castellan_dashboard={}", cookie_value(&p, "castellan_dashboard").unwrap())
+}
+
+/// The CSRF token of the signed-in session (from any page's sign-out form).
+async fn session_csrf(s: &TestServer, c: &str) -> String {
+    csrf(&get(s, "/dashboard/users", c).await.html)
+}
+
+async fn api_user(s: &TestServer, body: Value) -> String {
+    let t = s.admin_token().await;
+    let r = s.call("POST", "/api/v2/users", Some(&t), Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    r.body["user_id"].as_str().unwrap().to_string()
+}
+
+fn enc(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_string()
+}
+
+/// The types of the events recorded about `user_id`, oldest first.
+async fn event_types(s: &TestServer, user_id: &str) -> Vec<String> {
+    let t = s.admin_token().await;
+    let q = enc(&format!("user_id:\"{user_id}\""));
+    let r = s.call("GET", &format!("/api/v2/logs?q={q}&sort=date:1"), Some(&t), None).await;
+    r.body.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn pages_require_sign_in() {
+    let s = TestServer::start().await;
+    for uri in ["/dashboard", "/dashboard/users", "/dashboard/logs", "/dashboard/users/auth0%7Cx"] {
+        let p = get(&s, uri, "").await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{uri}");
+        assert!(p.location.starts_with("/dashboard/login"), "{uri}: {}", p.location);
+    }
+    let p = get(&s, "/dashboard/users?q=x", "").await;
+    assert_eq!(p.location, "/dashboard/login?next=%2Fdashboard%2Fusers%3Fq%3Dx");
+    // A made-up cookie is no session.
+    let p = get(&s, "/dashboard/users", "castellan_dashboard=forged").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    // A form posted without a session does nothing.
+    let p = post(&s, "/dashboard/users/new", "", &[("email", "a@b.c"), ("password", "x")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location, "/dashboard/login");
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_session_cookie_and_goes_back() {
+    let s = TestServer::start().await;
+    let p = try_sign_in(&s, "ADMIN@tenant.test", DASHBOARD_PASSWORD).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let set = p.cookies.iter().find(|c| c.starts_with("castellan_dashboard=")).unwrap();
+    for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/dashboard"] {
+        assert!(set.contains(flag), "{set}");
+    }
+    let c = format!("castellan_dashboard={}", cookie_value(&p, "castellan_dashboard").unwrap());
+    let home = get(&s, "/dashboard", &c).await;
+    assert_eq!(home.location, "/dashboard/users");
+    let users = get(&s, "/dashboard/users", &c).await;
+    assert_eq!(users.status, StatusCode::OK);
+    assert!(users.html.contains(ADMIN_EMAIL));
+    assert!(users.html.contains(r#"aria-current="page">Users"#));
+    // The session of one tenant is nothing in another.
+    let other = s
+        .send(
+            Request::get("/dashboard/users")
+                .header(header::HOST, "other.test")
+                .header(header::COOKIE, &c)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn wrong_password_and_lockout() {
+    let s = TestServer::start().await;
+    let p = try_sign_in(&s, ADMIN_EMAIL, "wrong-password").await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.html.contains("Wrong email or password."));
+    assert!(cookie_value(&p, "castellan_dashboard").is_none());
+    let p = try_sign_in(&s, "nobody@tenant.test", "wrong-password").await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.html.contains("Wrong email or password."));
+    for _ in 0..3 {
+        try_sign_in(&s, ADMIN_EMAIL, "wrong-password").await;
+    }
+    let p = try_sign_in(&s, ADMIN_EMAIL, "wrong-password").await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
+    // Locked: even the right password is refused until the lock runs out.
+    let p = try_sign_in(&s, ADMIN_EMAIL, DASHBOARD_PASSWORD).await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(p.html.contains("locked"));
+    s.clock.advance_ms(16 * 60 * 1000);
+    sign_in(&s).await;
+}
+
+#[tokio::test]
+async fn csrf_is_required() {
+    let s = TestServer::start().await;
+    // Sign-in form without the CSRF cookie.
+    let form = get(&s, "/dashboard/login", "").await;
+    let token = csrf(&form.html);
+    let p =
+        post(&s, "/dashboard/login", "", &[("csrf", &token), ("email", ADMIN_EMAIL), ("password", DASHBOARD_PASSWORD)])
+            .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(cookie_value(&p, "castellan_dashboard").is_none());
+    // Signed in, a form without the token, or with another, is refused.
+    let c = sign_in(&s).await;
+    let fields = [
+        ("email", "x@example.com"),
+        ("password", "S3cret-Passw0rd"),
+        ("repeat", "S3cret-Passw0rd"),
+        ("connection", CONN),
+    ];
+    let p = post(&s, "/dashboard/users/new", &c, &fields).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let mut forged = fields.to_vec();
+    forged.push(("csrf", "not-the-token"));
+    let p = post(&s, "/dashboard/users/new", &c, &forged).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let t = s.admin_token().await;
+    let r = s.call("GET", "/api/v2/users-by-email?email=x@example.com", Some(&t), None).await;
+    assert_eq!(r.body, json!([]));
+    // The token of another session does not fit this one.
+    let c2 = sign_in(&s).await;
+    let other = session_csrf(&s, &c2).await;
+    forged.pop();
+    forged.push(("csrf", &other));
+    let p = post(&s, "/dashboard/users/new", &c, &forged).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let s = TestServer::start().await;
+    let c = sign_in(&s).await;
+    let token = session_csrf(&s, &c).await;
+    let p = post(&s, "/dashboard/logout", &c, &[("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location, "/dashboard/login");
+    assert!(p.cookies.iter().any(|c| c.starts_with("castellan_dashboard=;") && c.contains("Max-Age=0")));
+    let p = get(&s, "/dashboard/users", &c).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn idle_sessions_expire() {
+    let s = TestServer::start().await;
+    let c = sign_in(&s).await;
+    // Activity keeps the session alive...
+    for _ in 0..3 {
+        s.clock.advance_ms(20 * 60 * 1000);
+        assert_eq!(get(&s, "/dashboard/users", &c).await.status, StatusCode::OK);
+    }
+    // ...30 minutes without a request end it.
+    s.clock.advance_ms(31 * 60 * 1000);
+    let p = get(&s, "/dashboard/users", &c).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(p.location.starts_with("/dashboard/login"));
+}
+
+#[tokio::test]
+async fn every_page_renders() {
+    let s = TestServer::start().await;
+    let id =
+        api_user(&s, json!({"connection": CONN, "email": "jane@example.com", "password": "S3cret-Passw0rd"})).await;
+    let c = sign_in(&s).await;
+    let t = s.admin_token().await;
+    let log_id = s.call("GET", "/api/v2/logs", Some(&t), None).await.body[0]["log_id"].as_str().unwrap().to_string();
+    let user = format!("/dashboard/users/{}", enc(&id));
+    let mut uris = vec![
+        "/dashboard/users".to_string(),
+        "/dashboard/users?q=email:jane*&sort=name:1&page=0".into(),
+        "/dashboard/users/new".into(),
+        format!("{user}/delete"),
+        "/dashboard/logs".into(),
+        "/dashboard/logs?type=sapi&client=&q=".into(),
+        format!("/dashboard/logs/{log_id}"),
+    ];
+    for tab in ["details", "devices", "history", "raw"] {
+        uris.push(format!("{user}?tab={tab}"));
+    }
+    for uri in &uris {
+        let p = get(&s, uri, &c).await;
+        assert_eq!(p.status, StatusCode::OK, "{uri}: {}", p.html);
+        assert!(p.html.contains("<h1>"), "{uri}");
+        assert_eq!(p.cookies.len(), 0, "{uri}");
+    }
+    let raw = get(&s, &format!("{user}?tab=raw"), &c).await.html;
+    assert!(raw.contains("jane@example.com"));
+    let history = get(&s, &format!("{user}?tab=history"), &c).await.html;
+    assert!(history.contains(">ss<"), "{history}");
+    let missing = get(&s, "/dashboard/users/auth0%7Cnope", &c).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.html.contains("The user does not exist."));
+}
+
+#[tokio::test]
+async fn a_bad_search_explains_itself() {
+    let s = TestServer::start().await;
+    let c = sign_in(&s).await;
+    let p = get(&s, &format!("/dashboard/users?q={}", enc("name:(jane")), &c).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.html.contains(r#"role="alert""#));
+    assert!(p.html.contains("Invalid query string"), "{}", p.html);
+    assert!(p.html.contains("Check the query syntax"));
+    // The query stays in the box to be corrected.
+    assert!(p.html.contains(r#"value="name:(jane""#));
+    let p = get(&s, "/dashboard/users?q=email:nobody*", &c).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("No user matches this search."));
+    let p = get(&s, "/dashboard/users", &c).await;
+    assert!(p.html.contains("There are no users yet."));
+}
+
+#[tokio::test]
+async fn user_lifecycle_through_the_forms_leaves_the_api_events() {
+    let s = TestServer::start().await;
+    let c = sign_in(&s).await;
+    let token = session_csrf(&s, &c).await;
+    // A weak password and a mismatch are explained, nothing is created.
+    let p = post(
+        &s,
+        "/dashboard/users/new",
+        &c,
+        &[("csrf", &token), ("email", "bob@example.com"), ("password", "abc"), ("repeat", "abc"), ("connection", CONN)],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.html.contains("too weak"), "{}", p.html);
+    let p = post(
+        &s,
+        "/dashboard/users/new",
+        &c,
+        &[
+            ("csrf", &token),
+            ("email", "bob@example.com"),
+            ("password", "S3cret-Passw0rd"),
+            ("repeat", "other"),
+            ("connection", CONN),
+        ],
+    )
+    .await;
+    assert!(p.html.contains("The passwords do not match."));
+    // Created.
+    let p = post(
+        &s,
+        "/dashboard/users/new",
+        &c,
+        &[
+            ("csrf", &token),
+            ("email", "bob@example.com"),
+            ("password", "S3cret-Passw0rd"),
+            ("repeat", "S3cret-Passw0rd"),
+            ("connection", CONN),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let t = s.admin_token().await;
+    let found = s.call("GET", "/api/v2/users-by-email?email=bob@example.com", Some(&t), None).await.body;
+    let id = found[0]["user_id"].as_str().unwrap().to_string();
+    let user = format!("/dashboard/users/{}", enc(&id));
+    assert_eq!(p.location, format!("{user}?ok=user_created"));
+    let shown = get(&s, &p.location, &c).await;
+    assert!(shown.html.contains("The user was created."));
+    // The same events as POST /api/v2/users, attributed to the dashboard.
+    let t = s.admin_token().await;
+    let logs = s.call("GET", "/api/v2/logs?q=type:sapi&sort=date:-1", Some(&t), None).await.body;
+    let sapi = &logs[0];
+    assert_eq!(sapi["description"], "Create a User");
+    assert_eq!(sapi["details"]["request"]["path"], "/api/v2/users");
+    assert_eq!(sapi["details"]["request"]["method"], "post");
+    assert_eq!(sapi["client_name"], "castellan dashboard");
+    assert!(sapi["details"]["request"]["body"]["password"] != json!("S3cret-Passw0rd"));
+    assert_eq!(event_types(&s, &id).await, vec!["ss"]);
+
+    // Block, unblock.
+    let p = post(&s, &format!("{user}/block"), &c, &[("csrf", &token)]).await;
+    assert_eq!(p.location, format!("{user}?ok=user_blocked"));
+    let r = s.call("GET", &format!("/api/v2/users/{}", enc(&id)), Some(&t), None).await;
+    assert_eq!(r.body["blocked"], true);
+    assert!(get(&s, &user, &c).await.html.contains("This user is blocked"));
+    let p = post(&s, &format!("{user}/unblock"), &c, &[("csrf", &token)]).await;
+    assert_eq!(p.location, format!("{user}?ok=user_unblocked"));
+    let r = s.call("GET", &format!("/api/v2/users/{}", enc(&id)), Some(&t), None).await;
+    assert_eq!(r.body["blocked"], false);
+    let logs = s.call("GET", "/api/v2/logs?q=type:sapi&sort=date:-1", Some(&t), None).await.body;
+    assert_eq!(logs[0]["description"], "Update a User");
+    assert_eq!(logs[0]["details"]["request"]["body"], json!({"blocked": false}));
+    assert_eq!(logs[1]["details"]["request"]["body"], json!({"blocked": true}));
+
+    // Delete: a confirmation first, then the user is gone.
+    let confirm = get(&s, &format!("{user}/delete"), &c).await;
+    assert!(confirm.html.contains("This cannot be undone"));
+    assert!(confirm.html.contains("bob@example.com"));
+    let p = post(&s, &format!("{user}/delete"), &c, &[("csrf", &token)]).await;
+    assert_eq!(p.location, "/dashboard/users?ok=user_deleted");
+    let r = s.call("GET", &format!("/api/v2/users/{}", enc(&id)), Some(&t), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(event_types(&s, &id).await, vec!["ss", "sdu"]);
+    let logs = s.call("GET", "/api/v2/logs?q=type:sapi&sort=date:-1", Some(&t), None).await.body;
+    assert_eq!(logs[0]["description"], "Delete a User");
+}
+
+#[tokio::test]
+async fn metadata_is_validated_and_replaced() {
+    let s = TestServer::start().await;
+    let id = api_user(
+        &s,
+        json!({"connection": CONN, "email": "m@example.com", "password": "S3cret-Passw0rd", "user_metadata": {"a": 1, "b": 2}}),
+    )
+    .await;
+    let c = sign_in(&s).await;
+    let token = session_csrf(&s, &c).await;
+    let action = format!("/dashboard/users/{}/metadata", enc(&id));
+    let p = post(&s, &action, &c, &[("csrf", &token), ("user_metadata", "{not json"), ("app_metadata", "{}")]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.html.contains("user_metadata is not valid JSON"), "{}", p.html);
+    let p = post(&s, &action, &c, &[("csrf", &token), ("user_metadata", "[1]"), ("app_metadata", "{}")]).await;
+    assert!(p.html.contains("user_metadata must be a JSON object"));
+    let p = post(
+        &s,
+        &action,
+        &c,
+        &[("csrf", &token), ("user_metadata", r#"{"a": 1, "c": "x"}"#), ("app_metadata", r#"{"plan": "pro"}"#)],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let t = s.admin_token().await;
+    let u = s.call("GET", &format!("/api/v2/users/{}", enc(&id)), Some(&t), None).await.body;
+    assert_eq!(u["user_metadata"], json!({"a": 1, "c": "x"}));
+    assert_eq!(u["app_metadata"], json!({"plan": "pro"}));
+}
+
+#[tokio::test]
+async fn user_controlled_text_is_escaped() {
+    let s = TestServer::start().await;
+    let evil = r#"<script>alert("x")</script>"#;
+    let id = api_user(
+        &s,
+        json!({"connection": CONN, "email": "x@example.com", "password": "S3cret-Passw0rd", "name": evil,
+               "user_metadata": {"note": format!("</textarea>{evil}")}}),
+    )
+    .await;
+    let c = sign_in(&s).await;
+    let user = format!("/dashboard/users/{}", enc(&id));
+    let t = s.admin_token().await;
+    let log_id =
+        s.call("GET", "/api/v2/logs?q=type:sapi", Some(&t), None).await.body[0]["log_id"].as_str().unwrap().to_string();
+    for uri in [
+        "/dashboard/users".to_string(),
+        format!("{user}?tab=details"),
+        format!("{user}?tab=raw"),
+        format!("{user}?tab=history"),
+        format!("{user}/delete"),
+        format!("/dashboard/logs/{log_id}"),
+        format!("/dashboard/users?q={}", enc(evil)),
+        format!("/dashboard/logs?q={}", enc(evil)),
+    ] {
+        let p = get(&s, &uri, &c).await;
+        assert!(!p.html.contains("<script>"), "{uri}: {}", p.html);
+        assert!(!p.html.contains("</textarea><"), "{uri}");
+    }
+    let p = get(&s, &format!("{user}?tab=details"), &c).await;
+    assert!(p.html.contains("&lt;script&gt;"));
+    // Flash messages come from a fixed list, never from the link.
+    let p = get(&s, &format!("{user}?ok={}", enc(evil)), &c).await;
+    assert!(!p.html.contains("class=\"flash\""));
+}
+
+#[tokio::test]
+async fn applications_apis_roles_and_connections() {
+    let s = TestServer::start().await;
+    let c = sign_in(&s).await;
+    let token = session_csrf(&s, &c).await;
+    for uri in ["/dashboard/applications", "/dashboard/apis", "/dashboard/roles", "/dashboard/connections"] {
+        let p = get(&s, uri, &c).await;
+        assert_eq!(p.status, StatusCode::OK, "{uri}: {}", p.html);
+    }
+    // An application: created, configured, secret revealed and rotated.
+    let p = post(
+        &s,
+        "/dashboard/applications",
+        &c,
+        &[("csrf", &token), ("name", "web & \"co\""), ("app_type", "regular_web")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let app_page = p.location.split('?').next().unwrap().to_string();
+    let client_id = app_page.rsplit('/').next().unwrap().to_string();
+    let shown = get(&s, &app_page, &c).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.html.contains("web &amp; &quot;co&quot;"));
+    assert!(!shown.html.contains("id=\"client-secret\""));
+    let p = post(
+        &s,
+        &app_page,
+        &c,
+        &[
+            ("csrf", &token),
+            ("name", "web"),
+            ("callbacks", "https://app.example/cb\nhttps://app.example/cb2"),
+            ("allowed_logout_urls", "https://app.example/bye"),
+            ("grant_types", "authorization_code"),
+            ("grant_types", "refresh_token"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let t = s.admin_token().await;
+    let api_view = s.call("GET", &format!("/api/v2/clients/{client_id}"), Some(&t), None).await.body;
+    assert_eq!(api_view["callbacks"], json!(["https://app.example/cb", "https://app.example/cb2"]));
+    assert_eq!(api_view["grant_types"], json!(["authorization_code", "refresh_token"]));
+    let revealed = post(&s, &format!("{app_page}/reveal"), &c, &[("csrf", &token)]).await;
+    assert!(revealed.html.contains("id=\"client-secret\""));
+    let p = post(&s, &format!("{app_page}/rotate"), &c, &[("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let logs = s.call("GET", "/api/v2/logs?q=type:sapi&sort=date:-1", Some(&t), None).await.body;
+    assert_eq!(logs[0]["details"]["request"]["path"], format!("/api/v2/clients/{client_id}/rotate-secret"));
+
+    // The Management API's Test tab: a token for the bootstrap admin application.
+    let apis = s.call("GET", "/api/v2/resource-servers", Some(&t), None).await.body;
+    let mgmt = apis.as_array().unwrap().iter().find(|a| a["identifier"] == AUDIENCE).unwrap();
+    let api_page = format!("/dashboard/apis/{}", mgmt["id"].as_str().unwrap());
+    let p = get(&s, &api_page, &c).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains(ADMIN_ID));
+    let p = post(&s, &format!("{api_page}/test"), &c, &[("csrf", &token), ("client_id", ADMIN_ID)]).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    assert!(p.html.contains("access_token"));
+    assert!(p.html.contains("curl --request POST"));
+    assert!(p.html.contains("https://tenant.test/oauth/token"));
+
+    // An API with scopes, a role with one of them.
+    let p = post(
+        &s,
+        "/dashboard/apis",
+        &c,
+        &[("csrf", &token), ("name", "Reports"), ("identifier", "https://reports.example")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let reports = p.location.split('?').next().unwrap().to_string();
+    let p = post(
+        &s,
+        &format!("{reports}/scopes"),
+        &c,
+        &[("csrf", &token), ("scopes", "read:reports Read the reports\nwrite:reports")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let p = post(&s, "/dashboard/roles", &c, &[("csrf", &token), ("name", "reader"), ("description", "Reads")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let role = p.location.split('?').next().unwrap().to_string();
+    let p = post(
+        &s,
+        &format!("{role}/permissions"),
+        &c,
+        &[("csrf", &token), ("permission", "https://reports.example read:reports")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let p = get(&s, &role, &c).await;
+    assert!(p.html.contains("read:reports"));
+
+    // A user gets the role from their page.
+    let id = api_user(&s, json!({"connection": CONN, "email": "r@example.com", "password": "S3cret-Passw0rd"})).await;
+    let role_id = role.rsplit('/').next().unwrap().to_string();
+    let user = format!("/dashboard/users/{}", enc(&id));
+    let p = post(&s, &format!("{user}/roles"), &c, &[("csrf", &token), ("role_id", &role_id)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let roles = s.call("GET", &format!("/api/v2/users/{}/roles", enc(&id)), Some(&t), None).await.body;
+    assert_eq!(roles[0]["name"], "reader");
+    let p = post(&s, &format!("{user}/roles/remove"), &c, &[("csrf", &token), ("role_id", &role_id)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let roles = s.call("GET", &format!("/api/v2/users/{}/roles", enc(&id)), Some(&t), None).await.body;
+    assert_eq!(roles, json!([]));
+
+    // The database connection: policy and brute-force protection.
+    let conns = s.call("GET", &format!("/api/v2/connections?name={CONN}"), Some(&t), None).await.body;
+    let conn_id = conns[0]["id"].as_str().unwrap().to_string();
+    let page_uri = format!("/dashboard/connections/{conn_id}");
+    assert_eq!(get(&s, &page_uri, &c).await.status, StatusCode::OK);
+    let p = post(
+        &s,
+        &page_uri,
+        &c,
+        &[("csrf", &token), ("password_policy", "low"), ("enabled", ADMIN_ID), ("enabled", &client_id)],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let conn = s.call("GET", &format!("/api/v2/connections/{conn_id}"), Some(&t), None).await.body;
+    assert_eq!(conn["options"]["password_policy"], "low");
+    assert_eq!(conn["options"]["brute_force_protection"], false);
+    let enabled = s.call("GET", &format!("/api/v2/connections/{conn_id}/clients"), Some(&t), None).await;
+    assert!(enabled.raw.windows(client_id.len()).any(|w| w == client_id.as_bytes()), "{:?}", enabled.body);
+}
