@@ -160,8 +160,10 @@ run_suite() {
 
 run_suite "python seed_003.py" \
     bash -c 'cd "$1/python" && exec "$2" seed_003.py' _ "$compat" "$py"
+# test_server_lifecycle.py starts servers of its own: compat/lifecycle.sh runs it.
 run_suite "pytest compat/python" \
-    bash -c 'cd "$1/python" && exec "$2" -m pytest -p no:cacheprovider -q -rs ${PYTEST_ARGS:-}' _ "$compat" "$py"
+    bash -c 'cd "$1/python" && exec "$2" -m pytest -p no:cacheprovider -q -rfEs \
+        --ignore=test_server_lifecycle.py ${PYTEST_ARGS:-}' _ "$compat" "$py"
 run_suite "node --test compat/node (auth0 4.x, 7.x)" \
     bash -c 'cd "$1/node" && exec node --test test/*.test.js' _ "$compat"
 

@@ -5,11 +5,13 @@
 #
 #   scripts/test-all.sh
 #
-# Phases: setup-compat, build, postgres (temp cluster), cargo test, compat sqlite,
-# compat postgres. Every phase runs even when an earlier independent one failed, and
-# a summary line per phase closes the output. Without PostgreSQL binaries the
-# PostgreSQL phases are skipped with a warning, except under CI=true, where that is a
-# failure. The exit status is non-zero if any phase failed.
+# Phases: setup-compat, build, postgres (temp cluster), cargo test, compat sqlite and
+# compat postgres (the SDK suites against one shared server), lifecycle sqlite and
+# lifecycle postgres (black-box tests that start servers of their own). Every phase
+# runs even when an earlier independent one failed, and a summary line per phase
+# closes the output. Without PostgreSQL binaries the PostgreSQL phases are skipped
+# with a warning, except under CI=true, where that is a failure. The exit status is
+# non-zero if any phase failed.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -102,15 +104,25 @@ fi
 if [ "$build_ok" -ne 0 ]; then
     skip "compat sqlite" "build failed"
     skip "compat postgres" "build failed"
+    skip "lifecycle sqlite" "build failed"
+    skip "lifecycle postgres" "build failed"
 elif [ "$compat_ready" -ne 0 ]; then
     skip "compat sqlite" "setup-compat failed"
     skip "compat postgres" "setup-compat failed"
+    skip "lifecycle sqlite" "setup-compat failed"
+    skip "lifecycle postgres" "setup-compat failed"
 else
     phase "compat sqlite" "$root/compat/run.sh" sqlite
     if [ -n "$pg_url" ]; then
         phase "compat postgres" "$root/compat/run.sh" "$pg_url"
     else
         skip "compat postgres" "no PostgreSQL"
+    fi
+    phase "lifecycle sqlite" "$root/compat/lifecycle.sh" sqlite
+    if [ -n "$pg_url" ]; then
+        phase "lifecycle postgres" "$root/compat/lifecycle.sh" "$pg_url"
+    else
+        skip "lifecycle postgres" "no PostgreSQL"
     fi
 fi
 

@@ -114,26 +114,23 @@ def test_garbage_token_is_401(domain):
 
 
 def test_token_lacking_scope_is_403(auth0, domain, audience, users):
-    # Needs a second client with only read:users. Clients and client grants are made
-    # through the Management API, which castellan may not serve yet.
-    try:
-        client = auth0.clients.create(
-            {
-                "name": f"compat-{users.tag}",
-                "app_type": "non_interactive",
-                "grant_types": ["client_credentials"],
-            }
-        )
-    except Auth0Error as e:
-        if e.status_code == 501:
-            pytest.skip("POST /api/v2/clients answers 501: cannot make a client without create:users yet")
-        raise
+    # A second client holding only read:users on the Management API, made through the
+    # Management API itself (a client and a client grant).
+    client = auth0.clients.create(
+        {
+            "name": f"compat-{users.tag}",
+            "app_type": "non_interactive",
+            "grant_types": ["client_credentials"],
+        }
+    )
     try:
         auth0.client_grants.create(
             {"client_id": client["client_id"], "audience": audience, "scope": ["read:users"]}
         )
         tok = GetToken(domain, client["client_id"], client_secret=client["client_secret"])
-        limited = Auth0(domain, tok.client_credentials(audience)["access_token"])
+        granted = tok.client_credentials(audience)
+        assert granted["scope"] == "read:users"
+        limited = Auth0(domain, granted["access_token"])
         limited.users.list()  # read:users is enough here
         with raises(403, "insufficient_scope"):
             limited.users.create(users.body())

@@ -2,6 +2,7 @@
 //! tenants ...` manages tenants in the configured store.
 
 mod config;
+mod logs_tail;
 mod tls;
 
 use std::net::SocketAddr;
@@ -31,6 +32,15 @@ enum Cmd {
     /// Manage tenants (each is served at its own domain).
     #[command(subcommand)]
     Tenants(TenantsCmd),
+    /// Read a tenant's log events.
+    #[command(subcommand)]
+    Logs(LogsCmd),
+}
+
+#[derive(Subcommand)]
+enum LogsCmd {
+    /// Follow new log events as they happen (like `auth0 logs tail`).
+    Tail(logs_tail::TailArgs),
 }
 
 #[derive(Subcommand)]
@@ -45,6 +55,9 @@ enum TenantsCmd {
         /// Lift Auth0's 1000-result cap on user search and role-users paging.
         #[arg(long)]
         lift_search_cap: Option<bool>,
+        /// Days log events are kept (1..3650; default 30).
+        #[arg(long)]
+        log_retention_days: Option<i64>,
         #[command(flatten)]
         store: ServeArgs,
     },
@@ -65,6 +78,7 @@ fn main() {
         match cli.cmd {
             Cmd::Serve(args) => serve(args.resolve()?).await,
             Cmd::Tenants(t) => tenants(t).await,
+            Cmd::Logs(LogsCmd::Tail(a)) => logs_tail::run(a).await,
         }
     });
     if let Err(e) = result {
@@ -137,8 +151,10 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let addr: SocketAddr = settings.listen.parse().map_err(|e| format!("--listen {}: {e}", settings.listen))?;
     let router = castellan_http::router(app.clone());
     let handle = axum_server::Handle::new();
-    tokio::spawn(shutdown_on_signal(handle.clone()));
-    let service = router.into_make_service();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(shutdown_on_signal(handle.clone(), stop_tx));
+    spawn_background(&app, stop_rx);
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     if settings.tls {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let pem = match (&settings.tls_cert, &settings.tls_key) {
@@ -162,7 +178,40 @@ async fn serve(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_on_signal(handle: axum_server::Handle) {
+/// Log-stream delivery and log retention, until shutdown. Intervals can be
+/// shortened for tests: CASTELLAN_STREAM_POLL_MS, CASTELLAN_STREAM_SUSPEND_AFTER_SECS,
+/// CASTELLAN_LOG_RETENTION_INTERVAL_SECS.
+fn spawn_background(app: &App, stop: tokio::sync::watch::Receiver<bool>) {
+    let env_u64 = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut worker = castellan_service::streams::StreamWorker::default();
+    if let Some(ms) = env_u64("CASTELLAN_STREAM_POLL_MS") {
+        worker.poll = Duration::from_millis(ms.max(10));
+    }
+    if let Some(secs) = env_u64("CASTELLAN_STREAM_SUSPEND_AFTER_SECS") {
+        worker.suspend_after = Duration::from_secs(secs);
+    }
+    let a = app.clone();
+    let s = stop.clone();
+    tokio::spawn(async move { a.run_stream_worker(worker, s).await });
+    let every = Duration::from_secs(env_u64("CASTELLAN_LOG_RETENTION_INTERVAL_SECS").unwrap_or(3600).max(1));
+    let a = app.clone();
+    let mut s = stop;
+    tokio::spawn(async move {
+        loop {
+            match a.apply_log_retention().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "log retention removed expired events"),
+                Err(e) => tracing::warn!(error = %e, "log retention failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = s.changed() => return,
+            }
+        }
+    });
+}
+
+async fn shutdown_on_signal(handle: axum_server::Handle, stop: tokio::sync::watch::Sender<bool>) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -182,6 +231,7 @@ async fn shutdown_on_signal(handle: axum_server::Handle) {
         _ = term => {},
     }
     tracing::info!("shutting down: draining connections");
+    let _ = stop.send(true);
     handle.graceful_shutdown(Some(Duration::from_secs(10)));
 }
 
@@ -205,7 +255,7 @@ async fn tenants(cmd: TenantsCmd) -> Result<(), String> {
             }
             bootstrap(&app, &domain, None, None).await
         }
-        TenantsCmd::Set { lift_search_cap, store } => {
+        TenantsCmd::Set { lift_search_cap, log_retention_days, store } => {
             let tenant_domain = store.domain.clone().ok_or("--domain HOST is required")?;
             let settings = store.resolve()?;
             let app = open(&settings).await?;
@@ -219,6 +269,12 @@ async fn tenants(cmd: TenantsCmd) -> Result<(), String> {
             let mut s: castellan_service::TenantSettings = serde_json::from_value(tenant.settings).unwrap_or_default();
             if let Some(v) = lift_search_cap {
                 s.lift_search_cap = v;
+            }
+            if let Some(d) = log_retention_days {
+                if !(1..=3650).contains(&d) {
+                    return Err("--log-retention-days must be between 1 and 3650".into());
+                }
+                s.log_retention_days = Some(d);
             }
             let json = serde_json::to_value(&s).map_err(|e| e.to_string())?;
             app.store.set_tenant_settings(tenant.id, &json).await.map_err(|e| e.to_string())?;

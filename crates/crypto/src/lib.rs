@@ -5,11 +5,13 @@
 pub mod jwt;
 pub mod keys;
 pub mod password;
+pub mod sealed;
 pub mod secret;
 
 pub use jwt::{verify, JwtError, VerifyOptions};
 pub use keys::{KeyRing, SigningKey};
 pub use password::PasswordHasher;
+pub use sealed::SecretBox;
 pub use secret::{Secret, SecretHasher};
 
 #[derive(Debug, thiserror::Error)]

@@ -33,6 +33,30 @@ pub struct ResourceServer {
     pub extra: Map<String, Value>,
 }
 
+impl ResourceServer {
+    /// `access_token_authz` and `rfc9068_profile_authz` add a `permissions` claim.
+    pub fn adds_permissions_claim(&self) -> bool {
+        matches!(
+            self.extra.get("token_dialect").and_then(Value::as_str),
+            Some("access_token_authz") | Some("rfc9068_profile_authz")
+        )
+    }
+    /// The RFC 9068 profiles: `typ: at+jwt`, `client_id` and `jti` claims.
+    pub fn rfc9068(&self) -> bool {
+        matches!(
+            self.extra.get("token_dialect").and_then(Value::as_str),
+            Some("rfc9068_profile") | Some("rfc9068_profile_authz")
+        )
+    }
+    pub fn enforce_policies(&self) -> bool {
+        self.extra.get("enforce_policies").and_then(Value::as_bool).unwrap_or(false)
+    }
+    /// The HS256 signing secret, when the API signs with HS256.
+    pub fn hs256_secret(&self) -> Option<&str> {
+        (self.signing_alg == "HS256").then(|| self.extra.get("signing_secret").and_then(Value::as_str)).flatten()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Client {
     pub client_id: String,
@@ -55,6 +79,8 @@ pub struct ClientGrant {
     pub client_id: String,
     pub audience: String,
     pub scope: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -99,6 +125,8 @@ pub struct Connection {
     pub realms: Vec<String>,
     #[serde(default)]
     pub is_domain_connection: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl Connection {

@@ -90,9 +90,62 @@ where
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("Bad HTTP authentication header format"))?;
-        let principal = app.management_principal(&tenant, token)?;
+        let mut principal = app.management_principal(&tenant, token)?;
+        principal.request = request_info(parts);
+        if parts.method != axum::http::Method::GET {
+            // Writes leave events that name the calling application.
+            if let Some(cid) = &principal.client_id {
+                principal.client_name = app.client_name(&tenant, cid).await;
+            }
+        }
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            if let Ok(mut s) = slot.0.lock() {
+                *s = Some((tenant.clone(), principal.clone()));
+            }
+        }
         Ok(Mgmt { tenant, principal })
     }
+}
+
+/// Where the Management API extractor leaves the verified caller, so that a
+/// failed call can be recorded (`fapi`) after the handler ran.
+#[derive(Clone, Default)]
+pub struct CallerSlot(pub std::sync::Arc<std::sync::Mutex<Option<Caller>>>);
+
+/// A verified Management API caller and its tenant.
+pub type Caller = (Arc<Tenant>, Principal);
+
+/// Method, path, query, peer address, user agent and the operation's
+/// summary, for the request's log events. Query values are kept only for
+/// the keys Auth0's APIs define (never free text beyond 256 characters).
+pub fn request_info(parts: &Parts) -> castellan_service::RequestInfo {
+    let template = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_string());
+    let endpoint = template.as_deref().and_then(|t| endpoints::lookup(parts.method.as_str(), t));
+    let description = endpoint.map(|e| e.summary.to_string()).unwrap_or_default();
+    let scopes = endpoint.map(|e| e.scopes.iter().map(|s| s.to_string()).collect()).unwrap_or_default();
+    let query = serde_urlencoded::from_str::<Vec<(String, String)>>(parts.uri.query().unwrap_or(""))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.chars().take(256).collect()))
+        .collect();
+    castellan_service::RequestInfo {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query,
+        ip: client_ip(parts),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect()),
+        description,
+        scopes,
+    }
+}
+
+/// The peer's address (castellan does not trust forwarding headers).
+pub fn client_ip(parts: &Parts) -> Option<String> {
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string())
 }
 
 /// Auth0 accepts request bodies up to 1 MB.
@@ -167,6 +220,17 @@ impl QueryPairs {
         self.get(key)
             .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
             .unwrap_or_default()
+    }
+}
+
+/// The request's info for log events (method, path, peer, user agent).
+pub struct Info(pub castellan_service::RequestInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Info {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Info(request_info(parts)))
     }
 }
 

@@ -22,7 +22,31 @@ const USERS: &[(&str, &str)] = &[
 ];
 
 /// Management API: clients, client grants, resource servers, connections.
-const TENANT_CONFIG: &[(&str, &str)] = &[];
+const TENANT_CONFIG: &[(&str, &str)] = &[
+    ("GET", "/api/v2/clients"),
+    ("POST", "/api/v2/clients"),
+    ("GET", "/api/v2/clients/{id}"),
+    ("PATCH", "/api/v2/clients/{id}"),
+    ("DELETE", "/api/v2/clients/{id}"),
+    ("POST", "/api/v2/clients/{id}/rotate-secret"),
+    ("GET", "/api/v2/client-grants"),
+    ("POST", "/api/v2/client-grants"),
+    ("GET", "/api/v2/client-grants/{id}"),
+    ("PATCH", "/api/v2/client-grants/{id}"),
+    ("DELETE", "/api/v2/client-grants/{id}"),
+    ("GET", "/api/v2/resource-servers"),
+    ("POST", "/api/v2/resource-servers"),
+    ("GET", "/api/v2/resource-servers/{id}"),
+    ("PATCH", "/api/v2/resource-servers/{id}"),
+    ("DELETE", "/api/v2/resource-servers/{id}"),
+    ("GET", "/api/v2/connections"),
+    ("POST", "/api/v2/connections"),
+    ("GET", "/api/v2/connections/{id}"),
+    ("PATCH", "/api/v2/connections/{id}"),
+    ("DELETE", "/api/v2/connections/{id}"),
+    ("GET", "/api/v2/connections/{id}/clients"),
+    ("PATCH", "/api/v2/connections/{id}/clients"),
+];
 
 /// Management API: roles, role permissions and users, users' roles and permissions.
 const RBAC: &[(&str, &str)] = &[
@@ -44,7 +68,11 @@ const RBAC: &[(&str, &str)] = &[
     ("DELETE", "/api/v2/users/{id}/permissions"),
 ];
 
-const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC];
+/// Management API: logs.
+const LOGS: &[(&str, &str)] =
+    &[("GET", "/api/v2/logs"), ("GET", "/api/v2/logs/{id}"), ("GET", "/api/v2/users/{id}/logs")];
+
+const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC, LOGS];
 
 /// (METHOD, template) of every endpoint castellan serves.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

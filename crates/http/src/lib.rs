@@ -2,10 +2,12 @@
 //! API (/oauth, /.well-known) and health probes. Handlers are thin: extract,
 //! check the scope, call one service function, map the result.
 
+pub mod body_schema;
 pub mod endpoints;
 pub mod error;
 pub mod extract;
 pub mod implemented;
+mod logs;
 mod oauth;
 pub mod paging;
 mod roles;

@@ -10,7 +10,7 @@ use castellan_service::{App, OAuthError, TokenRequest};
 use serde_json::{json, Value};
 
 use crate::error::{json_response, OAuthResponse};
-use crate::extract::TenantCtx;
+use crate::extract::{Info, TenantCtx};
 
 fn bad(description: &str) -> OAuthResponse {
     OAuthResponse(OAuthError::new(400, "invalid_request", description))
@@ -58,8 +58,14 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     Ok(Some((dec(id).map_err(|_| invalid())?, dec(secret).map_err(|_| invalid())?)))
 }
 
-pub async fn token(State(app): State<App>, TenantCtx(tenant): TenantCtx, headers: HeaderMap, body: Bytes) -> Response {
-    match token_inner(&app, &tenant, &headers, &body).await {
+pub async fn token(
+    State(app): State<App>,
+    TenantCtx(tenant): TenantCtx,
+    Info(info): Info,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match token_inner(&app, &tenant, info, &headers, &body).await {
         Ok(r) => r,
         Err(e) => axum::response::IntoResponse::into_response(e),
     }
@@ -68,6 +74,7 @@ pub async fn token(State(app): State<App>, TenantCtx(tenant): TenantCtx, headers
 async fn token_inner(
     app: &App,
     tenant: &castellan_service::Tenant,
+    info: castellan_service::RequestInfo,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, OAuthResponse> {
@@ -79,6 +86,7 @@ async fn token_inner(
         client_secret: get("client_secret").map(Secret::new),
         audience: get("audience"),
         scope: get("scope"),
+        info,
     };
     if let Some((id, secret)) = basic_credentials(headers)? {
         if req.client_id.as_deref().is_some_and(|c| c != id) {

@@ -142,3 +142,50 @@ mod tests {
         assert!(Checkpoint::from_query(&q("take=101"), 100).is_err());
     }
 }
+
+/// A list request in either paging style.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListMode {
+    Offset(Offset),
+    Checkpoint(Checkpoint),
+}
+
+impl ListMode {
+    /// Checkpoint when `from` or `take` is present, else offset.
+    pub fn from_query(q: &QueryPairs, max: u64) -> Result<ListMode, ApiError> {
+        match Checkpoint::from_query(q, max)? {
+            Some(c) => Ok(ListMode::Checkpoint(c)),
+            None => Ok(ListMode::Offset(Offset::from_query(q, max)?)),
+        }
+    }
+
+    /// (offset, limit) to read; `cap` bounds an unpaged list. Checkpoint
+    /// cursors are offsets into the list's stable creation order.
+    pub fn window(&self, cap: u64) -> Result<(u64, u64), ApiError> {
+        match self {
+            ListMode::Offset(o) => Ok(o.window(cap)),
+            ListMode::Checkpoint(c) => {
+                let start = match &c.from {
+                    None => 0,
+                    Some(f) => f.parse::<u64>().map_err(|_| {
+                        ApiError::invalid_query("Query validation error: 'Invalid checkpoint' on property from.")
+                    })?,
+                };
+                Ok((start, c.take))
+            }
+        }
+    }
+
+    /// Renders a window read with [`ListMode::window`] out of `total` items.
+    pub fn respond<T: Serialize>(&self, key: &str, items: Vec<T>, total: u64, cap: u64) -> Result<Response, ApiError> {
+        let (start, _) = self.window(cap)?;
+        Ok(match self {
+            ListMode::Offset(o) => o.respond(key, items, total),
+            ListMode::Checkpoint(_) => {
+                let end = start + items.len() as u64;
+                let next = (end < total && !items.is_empty()).then(|| end.to_string());
+                Checkpoint::respond(key, items, next)
+            }
+        })
+    }
+}

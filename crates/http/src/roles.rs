@@ -76,7 +76,7 @@ async fn list(State(app): State<App>, m: Mgmt, q: QueryPairs) -> ApiResult {
 
 async fn create(State(app): State<App>, m: Mgmt, JsonBody(body): JsonBody) -> ApiResult {
     m.require("POST", "/api/v2/roles")?;
-    let role = app.create_role(&m.tenant, &body).await?;
+    let role = app.create_role(&m.tenant, &m.principal, &body).await?;
     Ok(json_response(StatusCode::OK, &role))
 }
 
@@ -88,14 +88,14 @@ async fn read(State(app): State<App>, m: Mgmt, PathId(id): PathId) -> ApiResult 
 
 async fn update(State(app): State<App>, m: Mgmt, PathId(id): PathId, JsonBody(body): JsonBody) -> ApiResult {
     m.require("PATCH", "/api/v2/roles/{id}")?;
-    let role = app.update_role(&m.tenant, &id, &body).await?;
+    let role = app.update_role(&m.tenant, &m.principal, &id, &body).await?;
     Ok(json_response(StatusCode::OK, &role))
 }
 
 /// 200 `{}`; any body (go-auth0 sends `{}`) is ignored.
 async fn delete(State(app): State<App>, m: Mgmt, PathId(id): PathId) -> ApiResult {
     m.require("DELETE", "/api/v2/roles/{id}")?;
-    app.delete_role(&m.tenant, &id).await?;
+    app.delete_role(&m.tenant, &m.principal, &id).await?;
     Ok(empty(StatusCode::OK))
 }
 
@@ -109,7 +109,7 @@ async fn permissions(State(app): State<App>, m: Mgmt, PathId(id): PathId, q: Que
 
 async fn add_permissions(State(app): State<App>, m: Mgmt, PathId(id): PathId, JsonBody(body): JsonBody) -> ApiResult {
     m.require("POST", "/api/v2/roles/{id}/permissions")?;
-    app.add_role_permissions(&m.tenant, &id, &body).await?;
+    app.add_role_permissions(&m.tenant, &m.principal, &id, &body).await?;
     Ok(empty(StatusCode::CREATED))
 }
 
@@ -120,7 +120,7 @@ async fn remove_permissions(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     m.require("DELETE", "/api/v2/roles/{id}/permissions")?;
-    app.remove_role_permissions(&m.tenant, &id, &body).await?;
+    app.remove_role_permissions(&m.tenant, &m.principal, &id, &body).await?;
     Ok(no_content())
 }
 
@@ -140,7 +140,7 @@ async fn users(State(app): State<App>, m: Mgmt, PathId(id): PathId, q: QueryPair
 
 async fn assign_users(State(app): State<App>, m: Mgmt, PathId(id): PathId, JsonBody(body): JsonBody) -> ApiResult {
     m.require("POST", "/api/v2/roles/{id}/users")?;
-    app.assign_role_users(&m.tenant, &id, &body).await?;
+    app.assign_role_users(&m.tenant, &m.principal, &id, &body).await?;
     Ok(empty(StatusCode::OK))
 }
 
@@ -154,13 +154,13 @@ async fn user_roles(State(app): State<App>, m: Mgmt, PathId(id): PathId, q: Quer
 
 async fn assign_user_roles(State(app): State<App>, m: Mgmt, PathId(id): PathId, JsonBody(body): JsonBody) -> ApiResult {
     m.require("POST", "/api/v2/users/{id}/roles")?;
-    app.assign_user_roles(&m.tenant, &id, &body).await?;
+    app.assign_user_roles(&m.tenant, &m.principal, &id, &body).await?;
     Ok(no_content())
 }
 
 async fn remove_user_roles(State(app): State<App>, m: Mgmt, PathId(id): PathId, JsonBody(body): JsonBody) -> ApiResult {
     m.require("DELETE", "/api/v2/users/{id}/roles")?;
-    app.remove_user_roles(&m.tenant, &id, &body).await?;
+    app.remove_user_roles(&m.tenant, &m.principal, &id, &body).await?;
     Ok(no_content())
 }
 
@@ -179,7 +179,7 @@ async fn add_user_permissions(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     m.require("POST", "/api/v2/users/{id}/permissions")?;
-    app.add_user_permissions(&m.tenant, &id, &body).await?;
+    app.add_user_permissions(&m.tenant, &m.principal, &id, &body).await?;
     Ok(empty(StatusCode::CREATED))
 }
 
@@ -190,6 +190,6 @@ async fn remove_user_permissions(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     m.require("DELETE", "/api/v2/users/{id}/permissions")?;
-    app.remove_user_permissions(&m.tenant, &id, &body).await?;
+    app.remove_user_permissions(&m.tenant, &m.principal, &id, &body).await?;
     Ok(no_content())
 }

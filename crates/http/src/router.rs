@@ -15,8 +15,8 @@ use serde_json::json;
 
 use crate::endpoints::{self, Miss, Surface};
 use crate::error::{json_response, ApiError};
-use crate::extract::{AppState, MAX_BODY};
-use crate::{implemented, oauth, roles, tenant_config, users};
+use crate::extract::{AppState, CallerSlot, MAX_BODY};
+use crate::{implemented, logs, oauth, roles, tenant_config, users};
 
 pub fn router(app: App) -> Router {
     let state = AppState { app };
@@ -31,11 +31,44 @@ pub fn router(app: App) -> Router {
         .route("/api/v2/users-by-email", get(users::by_email))
         .merge(tenant_config::routes())
         .merge(roles::routes())
+        .merge(logs::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), record_failures))
         .layer(middleware::from_fn(access_log))
         .with_state(state)
+}
+
+/// Records a `fapi` event when a Management API call by a verified caller
+/// fails (calls without a valid token are not attributed to anyone and are
+/// not recorded, so they cannot flood the log).
+async fn record_failures(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with("/api/v2/") {
+        return next.run(req).await;
+    }
+    let slot = CallerSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let caller = slot.0.lock().ok().and_then(|mut s| s.take());
+    let Some((tenant, principal)) = caller else {
+        return resp;
+    };
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    let mut event = state.app.fapi(&tenant, &principal, status.as_u16(), &value);
+    if let Some(m) = value.get("message").and_then(|m| m.as_str()) {
+        event.description = Some(m.chars().take(512).collect());
+    }
+    if let Err(e) = state.app.store.insert_logs(tenant.id, &[event]).await {
+        tracing::error!(error = %e, "could not record a failed API call");
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 async fn healthz() -> Response {

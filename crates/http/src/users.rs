@@ -47,7 +47,7 @@ pub async fn update(State(app): State<App>, m: Mgmt, PathId(id): PathId, JsonBod
 
 pub async fn delete(State(app): State<App>, m: Mgmt, PathId(id): PathId) -> ApiResult {
     m.require("DELETE", "/api/v2/users/{id}")?;
-    app.delete_user(&m.tenant, &id).await?;
+    app.delete_user(&m.tenant, &m.principal, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

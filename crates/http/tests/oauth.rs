@@ -145,7 +145,7 @@ async fn grant_is_required_and_m2m_only() {
         is_system: false,
         extra: Default::default(),
     };
-    s.app.store.insert_resource_server(t.id, &api).await.unwrap();
+    s.app.store.insert_resource_server(t.id, &api, &[]).await.unwrap();
     let r = s
         .call("POST", "/oauth/token", None, Some(json!({"grant_type":"client_credentials","client_id":"limited","client_secret":"limited-secret","audience":"https://orders.example/"})))
         .await;
@@ -260,12 +260,12 @@ async fn unknown_host_and_unserved_endpoints() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body["errorCode"], "inexistent_tenant");
     let token = s.admin_token().await;
-    let r = s.call("GET", "/api/v2/clients", Some(&token), None).await;
+    let r = s.call("GET", "/api/v2/rules", Some(&token), None).await;
     assert_eq!(
         r.body,
-        json!({"statusCode":501,"error":"Not Implemented","message":"castellan does not implement GET /api/v2/clients yet.","errorCode":"not_implemented"})
+        json!({"statusCode":501,"error":"Not Implemented","message":"castellan does not implement GET /api/v2/rules yet.","errorCode":"not_implemented"})
     );
-    let r = s.call("POST", "/api/v2/roles/rol_1/users", Some(&token), Some(json!({}))).await;
+    let r = s.call("POST", "/api/v2/organizations/org_1/members", Some(&token), Some(json!({}))).await;
     assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
     let r = s.call("GET", "/no/such/path", None, None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);

@@ -52,7 +52,7 @@ async fn fixture() -> Fixture {
         is_system: false,
         extra: Default::default(),
     };
-    s.app.store.insert_resource_server(tenant.id, &rs).await.unwrap();
+    s.app.store.insert_resource_server(tenant.id, &rs, &[]).await.unwrap();
     let t = s.admin_token().await;
     let role = s.call("POST", "/api/v2/roles", Some(&t), Some(json!({"name": "base"}))).await.body["id"]
         .as_str()

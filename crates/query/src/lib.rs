@@ -103,7 +103,7 @@ mod tests;
 
 use std::ops::Bound;
 
-pub use schema::UserSchema;
+pub use schema::{LogSchema, UserSchema};
 
 /// Deepest nesting of parenthesised groups, field groups and `NOT`s accepted.
 pub const MAX_DEPTH: usize = 16;

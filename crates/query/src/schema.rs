@@ -71,3 +71,30 @@ fn is_metadata_path(path: &str) -> bool {
             .is_some_and(|rest| rest.split('.').all(|segment| !segment.is_empty()))
     })
 }
+
+/// The searchable fields of log events (`GET /api/v2/logs?q=`), all matched
+/// exactly as stored, and `date` as a date.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogSchema;
+
+const LOG_TEXT: &[&str] =
+    &["log_id", "type", "user_id", "user_name", "client_id", "client_name", "connection", "ip", "audience", "hostname"];
+
+/// What an unfielded log term searches (Auth0's `search` parameter).
+const LOG_DEFAULT_FIELDS: &[&str] = &["client_name", "connection", "user_name"];
+
+impl Schema for LogSchema {
+    fn field(&self, path: &str) -> Option<FieldKind> {
+        if path == "date" {
+            Some(FieldKind::Date)
+        } else if LOG_TEXT.contains(&path) {
+            Some(FieldKind::Text { case_insensitive: false })
+        } else {
+            None
+        }
+    }
+
+    fn default_fields(&self) -> &[&'static str] {
+        LOG_DEFAULT_FIELDS
+    }
+}

@@ -7,7 +7,7 @@ use castellan_crypto::{SecretHasher, SigningKey};
 use castellan_domain::ids;
 use castellan_domain::tenant_model::{Client, ClientGrant, Connection, ConnectionOptions, ResourceServer, Scope};
 use rand::RngCore;
-use serde_json::Map;
+use serde_json::{Map, Value};
 
 use crate::{App, ServiceError};
 
@@ -49,7 +49,7 @@ impl App {
 
         let audience = format!("https://{domain}/api/v2/");
         let api = ResourceServer {
-            id: ids::random_token(24).to_lowercase(),
+            id: ids::object_id(now),
             name: "Auth0 Management API".into(),
             identifier: audience.clone(),
             scopes: input
@@ -62,26 +62,27 @@ impl App {
             allow_offline_access: false,
             skip_consent_for_verifiable_first_party_clients: false,
             is_system: true,
-            extra: Map::new(),
+            extra: serde_json::json!({"token_lifetime_for_web": 7200, "enforce_policies": false, "token_dialect": "access_token"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
         };
-        self.store.insert_resource_server(t, &api).await?;
+        self.store.insert_resource_server(t, &api, &[]).await?;
 
         let client_id = input.admin_client_id.unwrap_or_else(|| ids::random_token(32));
         let (secret, generated) = match input.admin_client_secret {
             Some(s) => (s, false),
             None => (ids::client_secret(), true),
         };
-        let client = Client {
-            client_id: client_id.clone(),
-            name: "castellan admin (bootstrap)".into(),
-            app_type: Some("non_interactive".into()),
-            grant_types: vec!["client_credentials".into()],
-            is_first_party: true,
-            global: false,
-            extra: Map::new(),
-        };
+        let fields = serde_json::json!({"name": "castellan admin (bootstrap)", "app_type": "non_interactive"});
+        let client: Client = serde_json::from_value(Value::Object(crate::apps::with_defaults(
+            fields.as_object().cloned().unwrap_or_default(),
+            &client_id,
+        )))
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let hasher = SecretHasher::new(&hash_key);
-        self.store.insert_client(t, &client, &hasher.hash(&secret)).await?;
+        let sealed = castellan_crypto::SecretBox::derive(&hash_key)?.seal(&secret)?;
+        self.store.insert_client_sealed(t, &client, &hasher.hash(&secret), &sealed, &[]).await?;
         self.store
             .insert_client_grant(
                 t,
@@ -90,7 +91,9 @@ impl App {
                     client_id: client_id.clone(),
                     audience,
                     scope: input.management_scopes.iter().map(|(v, _)| v.clone()).collect(),
+                    extra: Map::new(),
                 },
+                &[],
             )
             .await?;
         self.store
@@ -108,7 +111,9 @@ impl App {
                     enabled_clients: vec![client_id.clone()],
                     realms: vec![DEFAULT_CONNECTION.into()],
                     is_domain_connection: false,
+                    extra: Map::new(),
                 },
+                &[],
             )
             .await?;
         self.invalidate_tenants().await;

@@ -1,12 +1,19 @@
 //! castellan's use cases: the one place that orchestrates the store, crypto
 //! and domain rules. HTTP handlers call exactly one function here.
 
+pub mod apis;
+pub mod apps;
+pub mod audit;
 pub mod bootstrap;
+pub mod connections;
 pub mod error;
+pub mod logs;
 pub mod roles;
+pub mod streams;
 pub mod tenants;
 pub mod token;
 pub mod users;
+pub mod webclient;
 
 use std::sync::Arc;
 
@@ -14,6 +21,8 @@ use castellan_crypto::PasswordHasher;
 use castellan_domain::Clock;
 use castellan_store::Store;
 
+pub use audit::RequestInfo;
+pub use castellan_store::DocFilter;
 pub use error::{OAuthError, ServiceError};
 pub use tenants::{Tenant, TenantSettings};
 pub use token::{Principal, TokenRequest, TokenResponse};

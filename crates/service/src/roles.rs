@@ -3,7 +3,8 @@
 //!
 //! Bodies are validated in full (castellan_domain::rbac) and every role,
 //! user and API they name is checked before anything is written; the store
-//! writes each request in one transaction. Permissions are shown with their
+//! writes each request, with its `sapi` log event, in one transaction.
+//! Permissions are shown with their
 //! API's name and the scope's description, read from the resource server.
 
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ use castellan_domain::user::User;
 use castellan_store::{Listed, Missing, StoreError};
 use serde_json::Value;
 
-use crate::{App, ServiceError, Tenant};
+use crate::{App, Principal, ServiceError, Tenant};
 
 /// Offset paging over a role's users stops here unless the tenant lifts
 /// the cap (Auth0: "Checkpoint pagination must be used if you need to
@@ -170,10 +171,11 @@ impl App {
         Ok(self.store.list_roles(tenant.id, name_filter, offset, limit).await?)
     }
 
-    pub async fn create_role(&self, tenant: &Tenant, body: &Value) -> Result<Role, ServiceError> {
+    pub async fn create_role(&self, tenant: &Tenant, caller: &Principal, body: &Value) -> Result<Role, ServiceError> {
         let new = rbac::parse_new_role(body)?;
         let role = Role { id: ids::prefixed("rol"), name: new.name, description: new.description };
-        match self.store.insert_role(tenant.id, &role, self.now_ms()).await {
+        let event = self.sapi(tenant, caller, 200, Some(body), serde_json::to_value(&role).ok().as_ref());
+        match self.store.insert_role(tenant.id, &role, self.now_ms(), &[event]).await {
             Ok(()) => Ok(role),
             Err(StoreError::Conflict(_)) => Err(role_exists_conflict()),
             Err(e) => Err(e.into()),
@@ -184,11 +186,18 @@ impl App {
         self.existing_role(tenant, id).await
     }
 
-    pub async fn update_role(&self, tenant: &Tenant, id: &str, body: &Value) -> Result<Role, ServiceError> {
+    pub async fn update_role(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        id: &str,
+        body: &Value,
+    ) -> Result<Role, ServiceError> {
         let patch = rbac::parse_role_patch(body)?;
         let mut role = self.existing_role(tenant, id).await?;
         patch.apply(&mut role);
-        match self.store.update_role(tenant.id, &role).await {
+        let event = self.sapi(tenant, caller, 200, Some(body), serde_json::to_value(&role).ok().as_ref());
+        match self.store.update_role(tenant.id, &role, &[event]).await {
             Ok(()) => Ok(role),
             Err(StoreError::Conflict(_)) => Err(role_exists_conflict()),
             Err(StoreError::NotFound) => Err(role_not_found()),
@@ -197,8 +206,9 @@ impl App {
     }
 
     /// Deletes the role, its permissions and its assignments.
-    pub async fn delete_role(&self, tenant: &Tenant, id: &str) -> Result<(), ServiceError> {
-        if self.store.delete_role(tenant.id, id).await? {
+    pub async fn delete_role(&self, tenant: &Tenant, caller: &Principal, id: &str) -> Result<(), ServiceError> {
+        let event = self.sapi(tenant, caller, 200, None, None);
+        if self.store.delete_role(tenant.id, id, &[event]).await? {
             Ok(())
         } else {
             Err(role_not_found())
@@ -217,22 +227,36 @@ impl App {
         Ok(Listed { items: self.describe(tenant, &page.items).await?, total: page.total })
     }
 
-    pub async fn add_role_permissions(&self, tenant: &Tenant, id: &str, body: &Value) -> Result<(), ServiceError> {
+    pub async fn add_role_permissions(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        id: &str,
+        body: &Value,
+    ) -> Result<(), ServiceError> {
         let perms = rbac::parse_permissions(body)?;
         self.existing_role(tenant, id).await?;
         self.check_permissions(tenant, &perms, true).await?;
-        if self.store.add_role_permissions(tenant.id, id, &perms).await? {
+        let event = self.sapi(tenant, caller, 201, Some(body), None);
+        if self.store.add_role_permissions(tenant.id, id, &perms, &[event]).await? {
             Ok(())
         } else {
             Err(role_not_found())
         }
     }
 
-    pub async fn remove_role_permissions(&self, tenant: &Tenant, id: &str, body: &Value) -> Result<(), ServiceError> {
+    pub async fn remove_role_permissions(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        id: &str,
+        body: &Value,
+    ) -> Result<(), ServiceError> {
         let perms = rbac::parse_permissions(body)?;
         self.existing_role(tenant, id).await?;
         self.check_permissions(tenant, &perms, false).await?;
-        if self.store.remove_role_permissions(tenant.id, id, &perms).await? {
+        let event = self.sapi(tenant, caller, 204, Some(body), None);
+        if self.store.remove_role_permissions(tenant.id, id, &perms, &[event]).await? {
             Ok(())
         } else {
             Err(role_not_found())
@@ -276,9 +300,16 @@ impl App {
     }
 
     /// Gives the role to users; every user must exist.
-    pub async fn assign_role_users(&self, tenant: &Tenant, id: &str, body: &Value) -> Result<(), ServiceError> {
+    pub async fn assign_role_users(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        id: &str,
+        body: &Value,
+    ) -> Result<(), ServiceError> {
         let users = rbac::parse_user_ids(body)?;
-        self.store.add_role_users(tenant.id, id, &users, self.now_ms()).await?.map_err(missing)
+        let event = self.sapi(tenant, caller, 200, Some(body), None);
+        self.store.add_role_users(tenant.id, id, &users, self.now_ms(), &[event]).await?.map_err(missing)
     }
 
     pub async fn user_roles(
@@ -293,15 +324,29 @@ impl App {
     }
 
     /// Gives roles to a user; every role must exist.
-    pub async fn assign_user_roles(&self, tenant: &Tenant, user_id: &str, body: &Value) -> Result<(), ServiceError> {
+    pub async fn assign_user_roles(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        user_id: &str,
+        body: &Value,
+    ) -> Result<(), ServiceError> {
         let roles = rbac::parse_role_ids(body, "List of roles IDs to associated with the user.")?;
-        self.store.add_user_roles(tenant.id, user_id, &roles, self.now_ms()).await?.map_err(missing)
+        let event = self.sapi(tenant, caller, 204, Some(body), None);
+        self.store.add_user_roles(tenant.id, user_id, &roles, self.now_ms(), &[event]).await?.map_err(missing)
     }
 
     /// Takes roles from a user; roles it does not have are ignored.
-    pub async fn remove_user_roles(&self, tenant: &Tenant, user_id: &str, body: &Value) -> Result<(), ServiceError> {
+    pub async fn remove_user_roles(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        user_id: &str,
+        body: &Value,
+    ) -> Result<(), ServiceError> {
         let roles = rbac::parse_role_ids(body, "List of roles IDs to remove from the user.")?;
-        if self.store.remove_user_roles(tenant.id, user_id, &roles).await? {
+        let event = self.sapi(tenant, caller, 204, Some(body), None);
+        if self.store.remove_user_roles(tenant.id, user_id, &roles, &[event]).await? {
             Ok(())
         } else {
             Err(ServiceError::user_not_found())
@@ -338,11 +383,18 @@ impl App {
         Ok(Listed { items, total })
     }
 
-    pub async fn add_user_permissions(&self, tenant: &Tenant, user_id: &str, body: &Value) -> Result<(), ServiceError> {
+    pub async fn add_user_permissions(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        user_id: &str,
+        body: &Value,
+    ) -> Result<(), ServiceError> {
         let perms = rbac::parse_permissions(body)?;
         self.existing_user(tenant, user_id).await?;
         self.check_permissions(tenant, &perms, true).await?;
-        if self.store.add_user_permissions(tenant.id, user_id, &perms, self.now_ms()).await? {
+        let event = self.sapi(tenant, caller, 201, Some(body), None);
+        if self.store.add_user_permissions(tenant.id, user_id, &perms, self.now_ms(), &[event]).await? {
             Ok(())
         } else {
             Err(ServiceError::user_not_found())
@@ -353,13 +405,15 @@ impl App {
     pub async fn remove_user_permissions(
         &self,
         tenant: &Tenant,
+        caller: &Principal,
         user_id: &str,
         body: &Value,
     ) -> Result<(), ServiceError> {
         let perms = rbac::parse_permissions(body)?;
         self.existing_user(tenant, user_id).await?;
         self.check_permissions(tenant, &perms, false).await?;
-        if self.store.remove_user_permissions(tenant.id, user_id, &perms).await? {
+        let event = self.sapi(tenant, caller, 204, Some(body), None);
+        if self.store.remove_user_permissions(tenant.id, user_id, &perms, &[event]).await? {
             Ok(())
         } else {
             Err(ServiceError::user_not_found())

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use castellan_crypto::{KeyRing, SecretHasher, SigningKey};
+use castellan_crypto::{KeyRing, SecretBox, SecretHasher, SigningKey};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
@@ -22,6 +22,15 @@ pub struct TenantSettings {
     /// role's users.
     #[serde(default)]
     pub lift_search_cap: bool,
+    /// Days log events are kept (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_retention_days: Option<i64>,
+}
+
+impl TenantSettings {
+    pub fn log_retention_days(&self) -> i64 {
+        self.log_retention_days.unwrap_or(30).clamp(1, 3650)
+    }
 }
 
 #[derive(Debug)]
@@ -32,6 +41,8 @@ pub struct Tenant {
     pub management_audience: String,
     pub keys: KeyRing,
     pub secrets: SecretHasher,
+    /// Seals secrets castellan must show again (client secrets).
+    pub sealer: SecretBox,
     pub settings: TenantSettings,
 }
 
@@ -68,6 +79,7 @@ impl App {
             domain: row.domain,
             keys: KeyRing { keys: ring },
             secrets: SecretHasher::new(&hash_key),
+            sealer: SecretBox::derive(&hash_key)?,
             settings: serde_json::from_value(row.settings).unwrap_or_default(),
         });
         self.tenants.by_domain.write().await.insert(domain, (Instant::now(), tenant.clone()));

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use castellan_crypto::{verify, JwtError, VerifyOptions};
+use castellan_domain::log_event::LogEvent;
 use serde::Serialize;
 use serde_json::json;
 
@@ -17,6 +18,8 @@ pub struct TokenRequest {
     pub client_secret: Option<castellan_crypto::Secret>,
     pub audience: Option<String>,
     pub scope: Option<String>,
+    /// Where the request came from, for its log event.
+    pub info: crate::audit::RequestInfo,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,7 +41,29 @@ impl App {
             .as_deref()
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: grant_type"))?;
         match grant {
-            "client_credentials" => self.client_credentials(tenant, req).await,
+            "client_credentials" => {
+                let (client_id, audience, info) = (req.client_id.clone(), req.audience.clone(), req.info.clone());
+                let result = self.client_credentials(tenant, req).await;
+                let mut e = LogEvent::new(if result.is_ok() { "seccft" } else { "feccft" }, self.now_ms());
+                e.client_id = client_id;
+                e.audience = audience;
+                e.ip = info.ip;
+                e.user_agent = info.user_agent;
+                e.hostname = Some(tenant.domain.clone());
+                match &result {
+                    Ok((resp, client_name)) => {
+                        e.description = Some("Client Credentials for Access Token".into());
+                        e.scope = Some(resp.scope.clone());
+                        e.client_name = client_name.clone();
+                    }
+                    Err(err) => e.description = Some(err.description.clone()),
+                }
+                if let Err(log_err) = self.store.insert_logs(tenant.id, &[e]).await {
+                    tracing::error!(error = %log_err, "could not record the token event");
+                    return Err(OAuthError::internal());
+                }
+                result.map(|(resp, _)| resp)
+            }
             "authorization_code"
             | "password"
             | "refresh_token"
@@ -57,7 +82,12 @@ impl App {
         }
     }
 
-    async fn client_credentials(&self, tenant: &Tenant, req: TokenRequest) -> Result<TokenResponse, OAuthError> {
+    /// The token and the client's name (for the event).
+    async fn client_credentials(
+        &self,
+        tenant: &Tenant,
+        req: TokenRequest,
+    ) -> Result<(TokenResponse, Option<String>), OAuthError> {
         let client_id =
             req.client_id.as_deref().ok_or_else(|| OAuthError::new(401, "access_denied", "Unauthorized"))?;
         let secret = req.client_secret.as_ref().ok_or_else(unauthorized)?;
@@ -106,6 +136,14 @@ impl App {
                     format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
                 )
             })?;
+        // A grant for user flows does not authorize machine-to-machine tokens.
+        if grant.extra.get("subject_type").and_then(|v| v.as_str()).is_some_and(|t| t != "client") {
+            return Err(OAuthError::new(
+                403,
+                "access_denied",
+                format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
+            ));
+        }
         let scopes: Vec<String> = match req.scope.as_deref() {
             Some(requested) => {
                 let asked: BTreeSet<&str> = requested.split_whitespace().collect();
@@ -124,7 +162,7 @@ impl App {
         };
         let scope = scopes.join(" ");
         let now = self.now_ms() / 1000;
-        let claims = json!({
+        let mut claims = json!({
             "iss": tenant.issuer,
             "sub": format!("{client_id}@clients"),
             "aud": audience,
@@ -134,9 +172,33 @@ impl App {
             "gty": "client-credentials",
             "azp": client_id,
         });
-        let key = tenant.keys.current().ok_or_else(OAuthError::internal)?;
-        let access_token = key.sign_jwt(&claims).map_err(|_| OAuthError::internal())?;
-        Ok(TokenResponse { access_token, scope, expires_in: api.token_lifetime, token_type: "Bearer" })
+        let typ = if api.rfc9068() {
+            // RFC 9068: client_id and jti instead of Auth0's azp and gty.
+            if let Some(c) = claims.as_object_mut() {
+                c.remove("azp");
+                c.remove("gty");
+                c.insert("client_id".into(), json!(client_id));
+                c.insert("jti".into(), json!(castellan_domain::ids::random_token(24)));
+            }
+            "at+jwt"
+        } else {
+            "JWT"
+        };
+        if api.adds_permissions_claim() {
+            // For machine-to-machine tokens the permissions are the granted scopes.
+            claims["permissions"] = json!(scopes);
+        }
+        let access_token = match api.hs256_secret() {
+            Some(secret) => castellan_crypto::keys::sign_hs256(secret.as_bytes(), &claims, typ),
+            None => {
+                let key = tenant.keys.current().ok_or_else(OAuthError::internal)?;
+                key.sign_jwt_typed(&claims, typ).map_err(|_| OAuthError::internal())?
+            }
+        };
+        Ok((
+            TokenResponse { access_token, scope, expires_in: api.token_lifetime, token_type: "Bearer" },
+            Some(client.name),
+        ))
     }
 
     /// Verifies a Management API bearer token for this tenant.
@@ -154,16 +216,18 @@ impl App {
             .unwrap_or_default();
         let client_id = claims.get("azp").and_then(|s| s.as_str()).map(str::to_string);
         let subject = claims.get("sub").and_then(|s| s.as_str()).unwrap_or_default().to_string();
-        Ok(Principal { subject, client_id, scopes })
+        Ok(Principal { subject, client_id, scopes, ..Default::default() })
     }
 }
 
-/// Who called the Management API, and with which scopes.
-#[derive(Debug, Clone)]
+/// Who called the Management API, with which scopes, and how (for events).
+#[derive(Debug, Clone, Default)]
 pub struct Principal {
     pub subject: String,
     pub client_id: Option<String>,
+    pub client_name: Option<String>,
     pub scopes: BTreeSet<String>,
+    pub request: crate::audit::RequestInfo,
 }
 
 impl Principal {

@@ -89,8 +89,14 @@ impl App {
         password_policy::check(conn.options.policy(), conn.options.min_length(), &password)?;
         let user = new_user(&input, &conn.name, self.now_ms());
         let hash = self.hasher.hash(password).await?;
-        match self.store.insert_user(tenant.id, &user, Some(&hash)).await {
-            Ok(_) => Ok(user.to_json()),
+        let out = user.to_json();
+        let api_event = self.sapi(tenant, caller, 201, Some(body), Some(&out));
+        let mut signup = self.user_event("ss", tenant, caller, &user);
+        signup.connection_id = Some(conn.id.clone());
+        signup.details = Some(serde_json::json!({"body": castellan_domain::log_event::redact(body)}));
+        let events = [api_event, signup];
+        match self.store.insert_user(tenant.id, &user, Some(&hash), &events).await {
+            Ok(_) => Ok(out),
             Err(StoreError::Conflict(_)) => Err(conflict()),
             Err(e) => Err(e.into()),
         }
@@ -108,8 +114,15 @@ impl App {
     }
 
     /// Deleting a user that does not exist succeeds, as in Auth0.
-    pub async fn delete_user(&self, tenant: &Tenant, id: &str) -> Result<(), ServiceError> {
-        self.store.delete_user(tenant.id, id).await?;
+    pub async fn delete_user(&self, tenant: &Tenant, caller: &Principal, id: &str) -> Result<(), ServiceError> {
+        let Some(existing) = self.store.get_user(tenant.id, id).await? else {
+            // Auth0 answers 204 for a user that is not there; the call is still recorded.
+            self.store.insert_logs(tenant.id, &[self.sapi(tenant, caller, 204, None, None)]).await?;
+            return Ok(());
+        };
+        let events =
+            [self.sapi(tenant, caller, 204, None, None), self.user_event("sdu", tenant, caller, &existing.user)];
+        self.store.delete_user(tenant.id, id, &events).await?;
         Ok(())
     }
 
@@ -192,8 +205,13 @@ impl App {
             u.last_password_reset = Some(now.clone());
         }
         u.updated_at = now;
-        match self.store.update_user(tenant.id, stored.pk, &u, new_hash.as_deref()).await {
-            Ok(()) => Ok(u.to_json()),
+        let out = u.to_json();
+        let mut events = vec![self.sapi(tenant, caller, 200, Some(body), Some(&out))];
+        if new_hash.is_some() {
+            events.push(self.user_event("scp", tenant, caller, &u));
+        }
+        match self.store.update_user(tenant.id, stored.pk, &u, new_hash.as_deref(), &events).await {
+            Ok(()) => Ok(out),
             Err(StoreError::Conflict(_)) => {
                 Err(ServiceError::bad_request("The specified new email already exists", None))
             }
@@ -242,6 +260,26 @@ impl App {
             Some(total) => UserList::Totals { start, limit: per_page, length: users.len() as u64, users, total },
             None => UserList::Array(users),
         })
+    }
+}
+
+impl App {
+    /// An event about a user (`ss`, `sdu`, `scp`…), by a Management API caller.
+    fn user_event(
+        &self,
+        kind: &str,
+        tenant: &Tenant,
+        caller: &Principal,
+        u: &User,
+    ) -> castellan_domain::log_event::LogEvent {
+        let mut e = self.event(kind, tenant, caller);
+        e.description = None;
+        e.user_id = Some(u.user_id.clone());
+        e.user_name = u.email.clone().or_else(|| u.username.clone()).or_else(|| u.phone_number.clone());
+        e.connection = u.connection().map(str::to_string);
+        e.strategy = Some("auth0".into());
+        e.strategy_type = Some("database".into());
+        e
     }
 }
 

@@ -2,6 +2,7 @@
 //! resource servers, clients, client grants and connections. Documents are
 //! stored as JSON beside the columns they are looked up by.
 
+use castellan_domain::log_event::LogEvent;
 use castellan_domain::tenant_model::{Client, ClientGrant, Connection, ResourceServer};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -22,6 +23,24 @@ pub struct KeyRow {
     pub kid: String,
     pub der_b64: String,
     pub state: String,
+}
+
+/// Creation-order key for configuration documents: microseconds of the wall
+/// clock, made strictly increasing within the process. Only used to list
+/// documents in the order they were made.
+fn order_key() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(prev + 1);
+        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(p) => prev = p,
+        }
+    }
 }
 
 fn to_doc<T: Serialize>(v: &T) -> Result<String> {
@@ -104,11 +123,11 @@ impl Store {
             .collect()
     }
 
-    pub async fn insert_resource_server(&self, tenant: i64, rs: &ResourceServer) -> Result<()> {
-        let _w = self.write_guard().await;
-        let mut q = Sql::new("INSERT INTO resource_servers (tenant_id, id, identifier, doc) VALUES (");
-        q.int(tenant).push(", ").text(&rs.id).push(", ").text(&rs.identifier).push(", ").text(to_doc(rs)?).push(")");
-        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "resource server exists"))?;
+    pub async fn insert_resource_server(&self, tenant: i64, rs: &ResourceServer, events: &[LogEvent]) -> Result<()> {
+        let mut q = Sql::new("INSERT INTO resource_servers (tenant_id, id, identifier, doc, created_at) VALUES (");
+        q.int(tenant).push(", ").text(&rs.id).push(", ").text(&rs.identifier).push(", ").text(to_doc(rs)?);
+        q.push(", ").int(order_key()).push(")");
+        self.exec_logged(tenant, &q, events, "resource server exists").await?;
         Ok(())
     }
 
@@ -119,17 +138,24 @@ impl Store {
     }
 
     pub async fn insert_client(&self, tenant: i64, client: &Client, secret_hash: &str) -> Result<()> {
-        let _w = self.write_guard().await;
-        let mut q = Sql::new("INSERT INTO clients (tenant_id, client_id, secret_hash, doc) VALUES (");
-        q.int(tenant)
-            .push(", ")
-            .text(&client.client_id)
-            .push(", ")
-            .text(secret_hash)
-            .push(", ")
-            .text(to_doc(client)?)
-            .push(")");
-        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "client exists"))?;
+        self.insert_client_sealed(tenant, client, secret_hash, "", &[]).await
+    }
+
+    /// Inserts a client with its secret's hash and sealed copy.
+    pub async fn insert_client_sealed(
+        &self,
+        tenant: i64,
+        client: &Client,
+        secret_hash: &str,
+        sealed: &str,
+        events: &[LogEvent],
+    ) -> Result<()> {
+        let mut q = Sql::new(
+            "INSERT INTO clients (tenant_id, client_id, secret_hash, secret_sealed, doc, created_at) VALUES (",
+        );
+        q.int(tenant).push(", ").text(&client.client_id).push(", ").text(secret_hash).push(", ").text(sealed);
+        q.push(", ").text(to_doc(client)?).push(", ").int(order_key()).push(")");
+        self.exec_logged(tenant, &q, events, "client exists").await?;
         Ok(())
     }
 
@@ -141,20 +167,12 @@ impl Store {
         row.map(|r| Ok((from_doc(&get_str(&r, "doc")?)?, get_str(&r, "secret_hash")?))).transpose()
     }
 
-    pub async fn insert_client_grant(&self, tenant: i64, g: &ClientGrant) -> Result<()> {
-        let _w = self.write_guard().await;
-        let mut q = Sql::new("INSERT INTO client_grants (tenant_id, id, client_id, audience, doc) VALUES (");
-        q.int(tenant)
-            .push(", ")
-            .text(&g.id)
-            .push(", ")
-            .text(&g.client_id)
-            .push(", ")
-            .text(&g.audience)
-            .push(", ")
-            .text(to_doc(g)?)
-            .push(")");
-        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "client grant exists"))?;
+    pub async fn insert_client_grant(&self, tenant: i64, g: &ClientGrant, events: &[LogEvent]) -> Result<()> {
+        let mut q =
+            Sql::new("INSERT INTO client_grants (tenant_id, id, client_id, audience, doc, created_at) VALUES (");
+        q.int(tenant).push(", ").text(&g.id).push(", ").text(&g.client_id).push(", ").text(&g.audience);
+        q.push(", ").text(to_doc(g)?).push(", ").int(order_key()).push(")");
+        self.exec_logged(tenant, &q, events, "client grant exists").await?;
         Ok(())
     }
 
@@ -164,11 +182,11 @@ impl Store {
         self.one_doc(q).await
     }
 
-    pub async fn insert_connection(&self, tenant: i64, c: &Connection) -> Result<()> {
-        let _w = self.write_guard().await;
-        let mut q = Sql::new("INSERT INTO connections (tenant_id, id, name, doc) VALUES (");
-        q.int(tenant).push(", ").text(&c.id).push(", ").text(&c.name).push(", ").text(to_doc(c)?).push(")");
-        q.build().execute(&self.pool).await.map_err(|e| conflict_or(e, "connection exists"))?;
+    pub async fn insert_connection(&self, tenant: i64, c: &Connection, events: &[LogEvent]) -> Result<()> {
+        let mut q = Sql::new("INSERT INTO connections (tenant_id, id, name, doc, created_at) VALUES (");
+        q.int(tenant).push(", ").text(&c.id).push(", ").text(&c.name).push(", ").text(to_doc(c)?);
+        q.push(", ").int(order_key()).push(")");
+        self.exec_logged(tenant, &q, events, "connection exists").await?;
         Ok(())
     }
 
@@ -176,6 +194,17 @@ impl Store {
         let mut q = Sql::new("SELECT doc FROM connections WHERE tenant_id = ");
         q.int(tenant).push(" AND name = ").text(name);
         self.one_doc(q).await
+    }
+
+    /// Runs one write statement and records `events` in the same
+    /// transaction. Returns the rows affected.
+    pub(crate) async fn exec_logged(&self, tenant: i64, q: &Sql, events: &[LogEvent], conflict: &str) -> Result<u64> {
+        let _w = self.write_guard().await;
+        let mut tx = self.write_tx().await?;
+        let n = q.build().execute(&mut *tx).await.map_err(|e| conflict_or(e, conflict))?.rows_affected();
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn one_doc<T: DeserializeOwned>(&self, q: Sql) -> Result<Option<T>> {

@@ -7,10 +7,13 @@
 //! time; writes take an in-process lock so they queue instead of failing.
 
 mod config;
+mod docs;
+mod logs;
 mod rbac;
 mod schema;
 mod search;
 mod sql;
+mod streams;
 mod terms;
 mod users;
 
@@ -21,8 +24,11 @@ use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use config::{KeyRow, TenantRow};
+pub use docs::{DocFilter, DocKind};
+pub use logs::LogSort;
 pub use rbac::{EffectivePermission, Listed, Missing};
 pub use search::{SearchPage, Sort, SortField};
+pub use streams::{Queued, StreamRow};
 pub use terms::{user_terms, Term};
 pub use users::StoredUser;
 
@@ -110,6 +116,16 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so
+    /// it takes the database's write lock up front, waiting (busy timeout)
+    /// for a writer still rolling back rather than failing later on upgrade.
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
     }
 
     async fn write_guard(&self) -> Option<MutexGuard<'_, ()>> {

@@ -4,10 +4,14 @@ use sqlx::Executor;
 
 use crate::{Dialect, Result, Store};
 
+/// Migrations are append-only: once released (and data directories exist),
+/// a migration is never edited; changes go into a new one.
+///
 /// Each migration is written once with two placeholders: `{pk}` (an
 /// auto-increment primary key) and `{text}` (a text column compared
 /// byte-wise, so prefix ranges behave the same on both backends).
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tenants (
     id {pk},
     domain TEXT NOT NULL UNIQUE,
@@ -36,10 +40,12 @@ CREATE TABLE clients (
     tenant_id BIGINT NOT NULL REFERENCES tenants(id),
     client_id TEXT NOT NULL,
     secret_hash TEXT NOT NULL,
+    secret_sealed TEXT NOT NULL DEFAULT '',
     doc TEXT NOT NULL,
     created_at BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, client_id)
 );
+CREATE INDEX clients_created ON clients (tenant_id, created_at, client_id);
 CREATE TABLE client_grants (
     tenant_id BIGINT NOT NULL REFERENCES tenants(id),
     id TEXT NOT NULL,
@@ -50,6 +56,7 @@ CREATE TABLE client_grants (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, client_id, audience)
 );
+CREATE INDEX client_grants_audience ON client_grants (tenant_id, audience);
 CREATE TABLE connections (
     tenant_id BIGINT NOT NULL REFERENCES tenants(id),
     id TEXT NOT NULL,
@@ -129,7 +136,50 @@ CREATE TABLE user_permissions (
     PRIMARY KEY (tenant_id, user_id, resource_server_identifier, permission_name)
 );
 CREATE INDEX user_permissions_api ON user_permissions (tenant_id, resource_server_identifier);
-"#];
+"#,
+    r#"
+CREATE TABLE logs (
+    seq {pk},
+    tenant_id BIGINT NOT NULL,
+    log_id {text} NOT NULL,
+    date BIGINT NOT NULL,
+    type {text} NOT NULL,
+    user_id {text},
+    user_name {text},
+    client_id {text},
+    client_name {text},
+    connection {text},
+    ip {text},
+    audience {text},
+    hostname {text},
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX logs_id ON logs (tenant_id, log_id);
+CREATE INDEX logs_date ON logs (tenant_id, date);
+CREATE INDEX logs_type ON logs (tenant_id, type, log_id);
+CREATE INDEX logs_user ON logs (tenant_id, user_id, log_id);
+CREATE INDEX logs_client ON logs (tenant_id, client_id, log_id);
+CREATE TABLE log_streams (
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_until BIGINT,
+    failing_since BIGINT,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE TABLE log_outbox (
+    seq {pk},
+    tenant_id BIGINT NOT NULL,
+    stream_id TEXT NOT NULL,
+    log_seq BIGINT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX log_outbox_stream ON log_outbox (tenant_id, stream_id, seq);
+"#,
+];
 
 fn render(sql: &str, dialect: Dialect) -> String {
     let (pk, text) = match dialect {

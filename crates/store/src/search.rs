@@ -203,16 +203,8 @@ impl Store {
                 if let Some(first) = pieces.first().filter(|p| !p.is_empty()) {
                     prefix(q, "value", first);
                 }
-                match self.dialect {
-                    Dialect::Sqlite => {
-                        let pat: Vec<String> = pieces.iter().map(|p| sqlite_glob_escape(p)).collect();
-                        q.push(" AND t.value GLOB ").text(pat.join("*"));
-                    }
-                    Dialect::Postgres => {
-                        let pat: Vec<String> = pieces.iter().map(|p| like_escape(p)).collect();
-                        q.push(" AND t.value LIKE ").text(pat.join("%")).push(" ESCAPE '\\'");
-                    }
-                }
+                q.push(" AND");
+                crate::sql::wildcard(q, self.dialect, "t.value", pieces);
             }
             Cond::Range { lower, upper } => {
                 bound(q, kind, lower, ">=", ">");
@@ -245,30 +237,4 @@ fn bound(q: &mut Sql, kind: FieldKind, b: &Bound<Scalar>, incl: &str, excl: &str
     };
     let (col, arg) = column_arg(kind, v);
     q.push(" AND t.").push(col).push(" ").push(op).push(" ").arg(arg);
-}
-
-fn sqlite_glob_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '*' | '?' | '[' => {
-                out.push('[');
-                out.push(c);
-                out.push(']');
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -61,6 +61,48 @@ impl Sql {
     }
 }
 
+/// `col` matches a wildcard pattern given as the literal pieces between
+/// `*`s (an empty first/last piece leaves that end open), case-sensitively on
+/// both backends: SQLite's GLOB, PostgreSQL's LIKE.
+pub fn wildcard(q: &mut Sql, dialect: crate::Dialect, col: &str, pieces: &[String]) {
+    match dialect {
+        crate::Dialect::Sqlite => {
+            let pat: Vec<String> = pieces.iter().map(|p| glob_escape(p)).collect();
+            q.push(" ").push(col).push(" GLOB ").text(pat.join("*"));
+        }
+        crate::Dialect::Postgres => {
+            let pat: Vec<String> = pieces.iter().map(|p| like_escape(p)).collect();
+            q.push(" ").push(col).push(" LIKE ").text(pat.join("%")).push(" ESCAPE '\\'");
+        }
+    }
+}
+
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '*' | '?' | '[' => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! and its search terms, always written together in one transaction.
 
 use castellan_domain::clock::parse_iso_ms;
+use castellan_domain::log_event::LogEvent;
 use castellan_domain::user::User;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -84,10 +85,17 @@ fn values(u: &User) -> Result<Vec<Arg>> {
 impl Store {
     /// Inserts a user and its terms. A duplicate user_id, or email/username
     /// within the connection, is a `Conflict`.
-    pub async fn insert_user(&self, tenant: i64, u: &User, password_hash: Option<&str>) -> Result<i64> {
+    pub async fn insert_user(
+        &self,
+        tenant: i64,
+        u: &User,
+        password_hash: Option<&str>,
+        events: &[LogEvent],
+    ) -> Result<i64> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let pk = insert_one(&mut tx, tenant, u, password_hash).await?;
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(pk)
     }
@@ -96,7 +104,7 @@ impl Store {
     /// imports and benchmark data). Any conflict rolls the whole batch back.
     pub async fn insert_users_bulk(&self, tenant: i64, users: &[(User, Option<String>)]) -> Result<()> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for (u, hash) in users {
             insert_one(&mut tx, tenant, u, hash.as_deref()).await?;
         }
@@ -105,9 +113,16 @@ impl Store {
     }
 
     /// Replaces a user's row and terms. `password_hash` None keeps the hash.
-    pub async fn update_user(&self, tenant: i64, pk: i64, u: &User, password_hash: Option<&str>) -> Result<()> {
+    pub async fn update_user(
+        &self,
+        tenant: i64,
+        pk: i64,
+        u: &User,
+        password_hash: Option<&str>,
+        events: &[LogEvent],
+    ) -> Result<()> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut q = Sql::new("UPDATE users SET ");
         for (i, (c, v)) in COLS.iter().zip(values(u)?).enumerate() {
             if i > 0 {
@@ -127,6 +142,7 @@ impl Store {
         d.int(pk);
         d.build().execute(&mut *tx).await?;
         insert_terms(&mut tx, tenant, pk, u).await?;
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -138,9 +154,9 @@ impl Store {
     }
 
     /// Deletes a user and its terms; false when there was none.
-    pub async fn delete_user(&self, tenant: i64, user_id: &str) -> Result<bool> {
+    pub async fn delete_user(&self, tenant: i64, user_id: &str, events: &[LogEvent]) -> Result<bool> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut q = Sql::new("SELECT pk FROM users WHERE tenant_id = ");
         q.int(tenant).push(" AND user_id = ").text(user_id);
         let Some(row) = q.build().fetch_optional(&mut *tx).await? else {
@@ -158,6 +174,7 @@ impl Store {
         let mut d = Sql::new("DELETE FROM users WHERE pk = ");
         d.int(pk);
         d.build().execute(&mut *tx).await?;
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -42,13 +42,13 @@ async fn tenants_are_unique_and_isolated() {
         let t2 = tenant(s, "b.example").await;
         assert!(matches!(s.create_tenant("a.example", "00", 0).await, Err(StoreError::Conflict(_))), "{}", b.name);
         let u = user("1", "x@example.com", "X", json!({}));
-        s.insert_user(t1, &u, Some("$2b$10$hash")).await.unwrap();
+        s.insert_user(t1, &u, Some("$2b$10$hash"), &[]).await.unwrap();
         // Same email in another tenant is a different user.
-        s.insert_user(t2, &u, None).await.unwrap();
-        assert!(matches!(s.insert_user(t1, &u, None).await, Err(StoreError::Conflict(_))), "{}", b.name);
+        s.insert_user(t2, &u, None, &[]).await.unwrap();
+        assert!(matches!(s.insert_user(t1, &u, None, &[]).await, Err(StoreError::Conflict(_))), "{}", b.name);
         let mut other = user("2", "x@example.com", "X2", json!({}));
         assert!(
-            matches!(s.insert_user(t1, &other, None).await, Err(StoreError::Conflict(_))),
+            matches!(s.insert_user(t1, &other, None, &[]).await, Err(StoreError::Conflict(_))),
             "{}: email per connection",
             b.name
         );
@@ -58,13 +58,13 @@ async fn tenants_are_unique_and_isolated() {
             provider: "auth0".into(),
             is_social: false,
         }];
-        s.insert_user(t1, &other, None).await.unwrap();
+        s.insert_user(t1, &other, None, &[]).await.unwrap();
         let got = s.get_user(t1, "auth0|1").await.unwrap().unwrap();
         assert_eq!(got.user, u, "{}", b.name);
         assert_eq!(got.password_hash.as_deref(), Some("$2b$10$hash"));
         assert!(s.get_user(t2, "auth0|1").await.unwrap().unwrap().password_hash.is_none());
-        assert!(s.delete_user(t2, "auth0|1").await.unwrap());
-        assert!(!s.delete_user(t2, "auth0|1").await.unwrap());
+        assert!(s.delete_user(t2, "auth0|1", &[]).await.unwrap());
+        assert!(!s.delete_user(t2, "auth0|1", &[]).await.unwrap());
         assert!(s.get_user(t1, "auth0|1").await.unwrap().is_some(), "{}: delete in t2 left t1 alone", b.name);
     }
     finish(bs).await;
@@ -108,7 +108,7 @@ async fn seed(s: &Store, t: i64) {
         ),
     ];
     for u in &users {
-        s.insert_user(t, u, None).await.unwrap();
+        s.insert_user(t, u, None, &[]).await.unwrap();
     }
 }
 
@@ -235,18 +235,18 @@ async fn update_rewrites_terms_and_delete_removes_them() {
         let mut jane = s.get_user(t, "auth0|a1").await.unwrap().unwrap();
         jane.user.user_metadata = Some(json!({"theme": "light"}).as_object().unwrap().clone());
         jane.user.name = Some("Zed".into());
-        s.update_user(t, jane.pk, &jane.user, Some("newhash")).await.unwrap();
+        s.update_user(t, jane.pk, &jane.user, Some("newhash"), &[]).await.unwrap();
         assert_eq!(emails(s, t, "user_metadata.theme:dark").await, set(&["bob@usa.gov"]), "{}", b.name);
         assert_eq!(emails(s, t, "name:zed").await, set(&["jane@example.com"]), "{}", b.name);
         assert_eq!(s.get_user(t, "auth0|a1").await.unwrap().unwrap().password_hash.as_deref(), Some("newhash"));
         // Moving to an email another user holds is a conflict and changes nothing.
         let mut clash = jane.user.clone();
         clash.email = Some("ann@example.com".into());
-        assert!(matches!(s.update_user(t, jane.pk, &clash, None).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(s.update_user(t, jane.pk, &clash, None, &[]).await, Err(StoreError::Conflict(_))));
         assert_eq!(emails(s, t, "email:ann@example.com").await, set(&["ann@example.com"]));
-        assert!(s.delete_user(t, "auth0|a1").await.unwrap());
+        assert!(s.delete_user(t, "auth0|a1", &[]).await.unwrap());
         assert!(emails(s, t, "name:zed").await.is_empty(), "{}", b.name);
-        assert!(matches!(s.update_user(t, jane.pk, &jane.user, None).await, Err(StoreError::NotFound)));
+        assert!(matches!(s.update_user(t, jane.pk, &jane.user, None, &[]).await, Err(StoreError::NotFound)));
     }
     finish(bs).await;
 }

@@ -96,8 +96,9 @@ impl TestServer {
             client_id: id.into(),
             audience: AUDIENCE.into(),
             scope: scopes.iter().map(|s| s.to_string()).collect(),
+            extra: Default::default(),
         };
-        self.app.store.insert_client_grant(t.id, &grant).await.unwrap();
+        self.app.store.insert_client_grant(t.id, &grant, &[]).await.unwrap();
     }
 
     pub async fn send(&self, req: Request<Body>) -> Resp {

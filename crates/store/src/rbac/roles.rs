@@ -1,6 +1,7 @@
 //! Roles: create, read, rename, delete and list; their permissions and
 //! their members.
 
+use castellan_domain::log_event::LogEvent;
 use castellan_domain::rbac::{PermissionRef, Role};
 use castellan_domain::user::User;
 use sqlx::{Any, Executor, Transaction};
@@ -37,9 +38,9 @@ fn role_conflict() -> StoreError {
 
 impl Store {
     /// Inserts a role; a role of the same name (exact match) is a `Conflict`.
-    pub async fn insert_role(&self, tenant: i64, role: &Role, now_ms: i64) -> Result<()> {
+    pub async fn insert_role(&self, tenant: i64, role: &Role, now_ms: i64, events: &[LogEvent]) -> Result<()> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_role_names(&mut tx, self.dialect, tenant).await?;
         if name_taken(&mut tx, tenant, &role.name, None).await? {
             return Err(role_conflict());
@@ -48,6 +49,7 @@ impl Store {
         q.int(tenant).push(", ").text(&role.id).push(", ").text(&role.name).push(", ");
         q.arg(role.description.clone().map(Arg::Text).unwrap_or(Arg::NullText)).push(", ").int(now_ms).push(")");
         q.build().execute(&mut *tx).await.map_err(|e| crate::conflict_or(e, "The role already exists."))?;
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -63,12 +65,12 @@ impl Store {
 
     /// Replaces a role's name and description: `NotFound` when it is gone,
     /// `Conflict` when another role has the name.
-    pub async fn update_role(&self, tenant: i64, role: &Role) -> Result<()> {
+    pub async fn update_role(&self, tenant: i64, role: &Role, events: &[LogEvent]) -> Result<()> {
         if !storable(&role.id) {
             return Err(StoreError::NotFound);
         }
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_role_names(&mut tx, self.dialect, tenant).await?;
         if name_taken(&mut tx, tenant, &role.name, Some(&role.id)).await? {
             return Err(role_conflict());
@@ -80,18 +82,20 @@ impl Store {
         if q.build().execute(&mut *tx).await?.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Deletes a role, its permissions and its assignments to users, in one
-    /// transaction; false when there was no such role.
-    pub async fn delete_role(&self, tenant: i64, id: &str) -> Result<bool> {
+    /// Deletes a role, its permissions and its assignments to users, with
+    /// `events`, in one transaction; false (and nothing recorded) when there
+    /// was no such role.
+    pub async fn delete_role(&self, tenant: i64, id: &str, events: &[LogEvent]) -> Result<bool> {
         if !storable(id) {
             return Ok(false);
         }
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for table in ["user_roles", "role_permissions"] {
             let mut d = Sql::new(&format!("DELETE FROM {table} WHERE tenant_id = "));
             d.int(tenant).push(" AND role_id = ").text(id);
@@ -99,9 +103,13 @@ impl Store {
         }
         let mut d = Sql::new("DELETE FROM roles WHERE tenant_id = ");
         d.int(tenant).push(" AND id = ").text(id);
-        let gone = d.build().execute(&mut *tx).await?.rows_affected() > 0;
+        if d.build().execute(&mut *tx).await?.rows_affected() == 0 {
+            // Nothing to delete: roll back, record nothing.
+            return Ok(false);
+        }
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
-        Ok(gone)
+        Ok(true)
     }
 
     /// Roles by name (ASCII letters case-folded, then byte order, then id).
@@ -166,26 +174,40 @@ impl Store {
 
     /// Adds permissions to a role; false (and nothing added) when the role
     /// does not exist.
-    pub async fn add_role_permissions(&self, tenant: i64, role_id: &str, perms: &[PermissionRef]) -> Result<bool> {
+    pub async fn add_role_permissions(
+        &self,
+        tenant: i64,
+        role_id: &str,
+        perms: &[PermissionRef],
+        events: &[LogEvent],
+    ) -> Result<bool> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if !role_exists(&mut tx, tenant, role_id).await? {
             return Ok(false);
         }
         insert_permissions(&mut tx, "role_permissions", "role_id", tenant, role_id, perms, None).await?;
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// Removes permissions from a role (those it lacks are ignored); false
     /// when the role does not exist.
-    pub async fn remove_role_permissions(&self, tenant: i64, role_id: &str, perms: &[PermissionRef]) -> Result<bool> {
+    pub async fn remove_role_permissions(
+        &self,
+        tenant: i64,
+        role_id: &str,
+        perms: &[PermissionRef],
+        events: &[LogEvent],
+    ) -> Result<bool> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if !role_exists(&mut tx, tenant, role_id).await? {
             return Ok(false);
         }
         delete_permissions(&mut tx, "role_permissions", "role_id", tenant, role_id, perms).await?;
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -242,9 +264,10 @@ impl Store {
         role_id: &str,
         user_ids: &[String],
         now_ms: i64,
+        events: &[LogEvent],
     ) -> Result<std::result::Result<(), Missing>> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if !role_exists(&mut tx, tenant, role_id).await? {
             return Ok(Err(Missing::Role));
         }
@@ -253,6 +276,7 @@ impl Store {
         }
         let pairs: Vec<(&str, &str)> = user_ids.iter().map(|u| (u.as_str(), role_id)).collect();
         insert_user_roles(&mut tx, tenant, &pairs, now_ms).await?;
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use castellan_domain::log_event::LogEvent;
 use castellan_domain::rbac::{PermissionRef, Role, Source};
 
 use super::{
@@ -50,9 +51,10 @@ impl Store {
         user_id: &str,
         role_ids: &[String],
         now_ms: i64,
+        events: &[LogEvent],
     ) -> Result<std::result::Result<(), Missing>> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if !user_exists(&mut tx, tenant, user_id).await? {
             return Ok(Err(Missing::User));
         }
@@ -61,15 +63,22 @@ impl Store {
         }
         let pairs: Vec<(&str, &str)> = role_ids.iter().map(|r| (user_id, r.as_str())).collect();
         insert_user_roles(&mut tx, tenant, &pairs, now_ms).await?;
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }
 
     /// Takes roles from a user (those it lacks are ignored); false when the
     /// user does not exist.
-    pub async fn remove_user_roles(&self, tenant: i64, user_id: &str, role_ids: &[String]) -> Result<bool> {
+    pub async fn remove_user_roles(
+        &self,
+        tenant: i64,
+        user_id: &str,
+        role_ids: &[String],
+        events: &[LogEvent],
+    ) -> Result<bool> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if !user_exists(&mut tx, tenant, user_id).await? {
             return Ok(false);
         }
@@ -80,6 +89,7 @@ impl Store {
             any_of(&mut d, "role_id", chunk);
             d.build().execute(&mut *tx).await?;
         }
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -92,26 +102,35 @@ impl Store {
         user_id: &str,
         perms: &[PermissionRef],
         now_ms: i64,
+        events: &[LogEvent],
     ) -> Result<bool> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if !user_exists(&mut tx, tenant, user_id).await? {
             return Ok(false);
         }
         insert_permissions(&mut tx, "user_permissions", "user_id", tenant, user_id, perms, Some(now_ms)).await?;
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// Takes direct permissions from a user (role-given ones stay); false
     /// when the user does not exist.
-    pub async fn remove_user_permissions(&self, tenant: i64, user_id: &str, perms: &[PermissionRef]) -> Result<bool> {
+    pub async fn remove_user_permissions(
+        &self,
+        tenant: i64,
+        user_id: &str,
+        perms: &[PermissionRef],
+        events: &[LogEvent],
+    ) -> Result<bool> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if !user_exists(&mut tx, tenant, user_id).await? {
             return Ok(false);
         }
         delete_permissions(&mut tx, "user_permissions", "user_id", tenant, user_id, perms).await?;
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -202,17 +221,18 @@ impl Store {
 
     /// Removes every role and user permission on the API `identifier` (when
     /// the API is deleted), in one transaction.
-    pub async fn delete_permissions_for_api(&self, tenant: i64, identifier: &str) -> Result<()> {
+    pub async fn delete_permissions_for_api(&self, tenant: i64, identifier: &str, events: &[LogEvent]) -> Result<()> {
         if !storable(identifier) {
             return Ok(());
         }
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for table in ["role_permissions", "user_permissions"] {
             let mut d = Sql::new(&format!("DELETE FROM {table} WHERE tenant_id = "));
             d.int(tenant).push(" AND resource_server_identifier = ").text(identifier);
             d.build().execute(&mut *tx).await?;
         }
+        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,0 +1,241 @@
+//! Log events: written inside the transaction of the change they record
+//! (`insert_logs_tx`), each also queued in the durable outbox of every active
+//! log stream whose filters take it. Search compiles a parsed query over the
+//! indexed columns; checkpoint paging reads events after a log_id.
+
+use std::ops::Bound;
+
+use castellan_domain::clock::parse_iso_ms;
+use castellan_domain::log_event::{category, LogEvent};
+use castellan_query::{Cond, Filter, Scalar};
+use serde_json::Value;
+use sqlx::{Any, Transaction};
+
+use crate::docs::parse;
+use crate::sql::{Arg, Sql};
+use crate::{get_i64, get_str, Result, Store, StoreError};
+
+/// Columns of the logs table that search can use, by query field.
+fn column(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "log_id" | "_id" => "log_id",
+        "date" => "date",
+        "type" => "type",
+        "user_id" => "user_id",
+        "user_name" => "user_name",
+        "client_id" => "client_id",
+        "client_name" => "client_name",
+        "connection" => "connection",
+        "ip" => "ip",
+        "audience" => "audience",
+        "hostname" => "hostname",
+        _ => return None,
+    })
+}
+
+fn opt(v: &Option<String>) -> Arg {
+    v.clone().map(Arg::Text).unwrap_or(Arg::NullText)
+}
+
+/// Whether a stream's `filters` take an event type (no filters: all).
+fn stream_takes(doc: &Value, kind: &str) -> bool {
+    let Some(filters) = doc.get("filters").and_then(Value::as_array).filter(|f| !f.is_empty()) else {
+        return true;
+    };
+    let cat = category(kind);
+    filters.iter().any(|f| {
+        let name = f.get("name").and_then(Value::as_str).unwrap_or("");
+        name == cat || (name == "other" && cat == "other")
+    })
+}
+
+pub(crate) async fn insert_logs_tx(tx: &mut Transaction<'_, Any>, tenant: i64, events: &[LogEvent]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut s = Sql::new("SELECT id, doc FROM log_streams WHERE tenant_id = ");
+    s.int(tenant);
+    let mut streams = Vec::new();
+    for row in s.build().fetch_all(&mut **tx).await? {
+        // Every stream queues; only active ones deliver (a paused or
+        // suspended stream resumes where it stopped).
+        streams.push((get_str(&row, "id")?, parse(&get_str(&row, "doc")?)?));
+    }
+    for e in events {
+        let doc = serde_json::to_string(e).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let mut q = Sql::new(
+            "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, doc) VALUES (",
+        );
+        q.int(tenant).push(", ").text(&e.log_id).push(", ").int(parse_iso_ms(&e.date).unwrap_or(0));
+        q.push(", ").text(&e.kind);
+        for v in
+            [&e.user_id, &e.user_name, &e.client_id, &e.client_name, &e.connection, &e.ip, &e.audience, &e.hostname]
+        {
+            q.push(", ").arg(opt(v));
+        }
+        q.push(", ").text(doc).push(") RETURNING seq");
+        let seq = get_i64(&q.build().fetch_one(&mut **tx).await?, "seq")?;
+        for (id, sdoc) in &streams {
+            if stream_takes(sdoc, &e.kind) {
+                let mut o = Sql::new("INSERT INTO log_outbox (tenant_id, stream_id, log_seq) VALUES (");
+                o.int(tenant).push(", ").text(id.as_str()).push(", ").int(seq).push(")");
+                o.build().execute(&mut **tx).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSort {
+    /// `date` (the only sortable field besides log_id, which orders the same).
+    pub descending: bool,
+}
+
+impl Store {
+    /// Writes events that record no other change (token exchanges, failures).
+    pub async fn insert_logs(&self, tenant: i64, events: &[LogEvent]) -> Result<()> {
+        let _w = self.write_guard().await;
+        let mut tx = self.write_tx().await?;
+        insert_logs_tx(&mut tx, tenant, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_log(&self, tenant: i64, log_id: &str) -> Result<Option<LogEvent>> {
+        let mut q = Sql::new("SELECT doc FROM logs WHERE tenant_id = ");
+        q.int(tenant).push(" AND log_id = ").text(log_id);
+        q.build()
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| serde_json::from_str(&get_str(&r, "doc")?).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    /// A page of events matching `filter`, newest first unless ascending.
+    pub async fn search_logs(
+        &self,
+        tenant: i64,
+        filter: &Filter,
+        sort: LogSort,
+        offset: u64,
+        limit: u64,
+        with_total: bool,
+    ) -> Result<(Vec<LogEvent>, Option<u64>)> {
+        let mut q = Sql::new("SELECT doc FROM logs l WHERE l.tenant_id = ");
+        q.int(tenant).push(" AND ");
+        self.log_condition(&mut q, filter)?;
+        q.push(if sort.descending { " ORDER BY l.log_id DESC" } else { " ORDER BY l.log_id ASC" });
+        q.push(" LIMIT ").int(limit as i64).push(" OFFSET ").int(offset.min(i64::MAX as u64) as i64);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        let events = rows
+            .iter()
+            .map(|r| serde_json::from_str(&get_str(r, "doc")?).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect::<Result<Vec<LogEvent>>>()?;
+        let total = if with_total {
+            let mut c = Sql::new("SELECT COUNT(*) AS n FROM logs l WHERE l.tenant_id = ");
+            c.int(tenant).push(" AND ");
+            self.log_condition(&mut c, filter)?;
+            Some(get_i64(&c.build().fetch_one(&self.pool).await?, "n")?.max(0) as u64)
+        } else {
+            None
+        };
+        Ok((events, total))
+    }
+
+    /// Up to `take` events after `from` (a log_id), oldest first.
+    pub async fn logs_after(&self, tenant: i64, from: &str, take: u64) -> Result<Vec<LogEvent>> {
+        let mut q = Sql::new("SELECT doc FROM logs WHERE tenant_id = ");
+        q.int(tenant).push(" AND log_id > ").text(from).push(" ORDER BY log_id ASC LIMIT ").int(take as i64);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| serde_json::from_str(&get_str(r, "doc")?).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// Deletes up to `batch` events older than `cutoff_ms` (of any tenant
+    /// when `tenant` is None) and their undelivered outbox entries. Returns
+    /// how many went; callers repeat until 0 so writers are never blocked long.
+    pub async fn delete_logs_before(&self, tenant: i64, cutoff_ms: i64, batch: u64) -> Result<u64> {
+        let _w = self.write_guard().await;
+        let mut tx = self.write_tx().await?;
+        let mut o = Sql::new("DELETE FROM log_outbox WHERE log_seq IN (SELECT seq FROM logs WHERE tenant_id = ");
+        o.int(tenant).push(" AND date < ").int(cutoff_ms).push(" ORDER BY date LIMIT ").int(batch as i64).push(")");
+        o.build().execute(&mut *tx).await?;
+        let mut q = Sql::new("DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE tenant_id = ");
+        q.int(tenant).push(" AND date < ").int(cutoff_ms).push(" ORDER BY date LIMIT ").int(batch as i64).push(")");
+        let n = q.build().execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    fn log_condition(&self, q: &mut Sql, f: &Filter) -> Result<()> {
+        match f {
+            Filter::All => {
+                q.push("1 = 1");
+            }
+            Filter::And(items) | Filter::Or(items) => {
+                let and = matches!(f, Filter::And(_));
+                if items.is_empty() {
+                    q.push(if and { "1 = 1" } else { "1 = 0" });
+                    return Ok(());
+                }
+                q.push("(");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        q.push(if and { " AND " } else { " OR " });
+                    }
+                    self.log_condition(q, item)?;
+                }
+                q.push(")");
+            }
+            Filter::Not(inner) => {
+                q.push("NOT (");
+                self.log_condition(q, inner)?;
+                q.push(")");
+            }
+            Filter::Field { path, cond, .. } => {
+                let col = column(path).ok_or_else(|| StoreError::Corrupt(format!("unsearchable log field {path}")))?;
+                let c = format!("l.{col}");
+                match cond {
+                    Cond::Exists => {
+                        q.push(&c).push(" IS NOT NULL");
+                    }
+                    Cond::Eq(v) => {
+                        q.push(&c).push(" = ").arg(scalar(v));
+                    }
+                    Cond::Prefix(p) => {
+                        q.push("(").push(&c).push(" >= ").text(p.as_str());
+                        q.push(" AND ").push(&c).push(" < ").text(format!("{p}\u{10FFFF}")).push(")");
+                    }
+                    Cond::Suffix(s) => crate::sql::wildcard(q, self.dialect, &c, &[String::new(), s.clone()]),
+                    Cond::Contains(s) => {
+                        crate::sql::wildcard(q, self.dialect, &c, &[String::new(), s.clone(), String::new()])
+                    }
+                    Cond::Glob(pieces) => crate::sql::wildcard(q, self.dialect, &c, pieces),
+                    Cond::Range { lower, upper } => {
+                        q.push("(1 = 1");
+                        for (b, incl, excl) in [(lower, ">=", ">"), (upper, "<=", "<")] {
+                            let (op, v) = match b {
+                                Bound::Unbounded => continue,
+                                Bound::Included(v) => (incl, v),
+                                Bound::Excluded(v) => (excl, v),
+                            };
+                            q.push(" AND ").push(&c).push(" ").push(op).push(" ").arg(scalar(v));
+                        }
+                        q.push(")");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn scalar(v: &Scalar) -> Arg {
+    match v {
+        Scalar::Text(s) => Arg::Text(s.clone()),
+        Scalar::Int(n) | Scalar::Date(n) => Arg::I64(*n),
+        Scalar::Bool(b) => Arg::Text(b.to_string()),
+    }
+}
