@@ -125,7 +125,7 @@ def test_role_permissions(auth0, roles, audience):
     assert auth0.roles.remove_permissions(role_id, [perm(audience, "read:roles")]) == ""  # 204
     assert [p["permission_name"] for p in auth0.roles.list_permissions(role_id)["permissions"]] == ["read:users"]
 
-    with raises(404, message="The resource server does not exist: 'https://nope.example/'"):
+    with raises(404, "inexistent_resource_server", "The resource server does not exist: 'https://nope.example/'"):
         auth0.roles.add_permissions(role_id, [perm("https://nope.example/", "read:users")])
     with raises(404):
         auth0.roles.add_permissions(role_id, [perm(audience, "read:nothing")])

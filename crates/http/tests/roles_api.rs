@@ -204,7 +204,8 @@ async fn role_permissions_add_list_remove() {
     let cases = [
         (
             perms(&[(API, "write:things"), ("https://nope/", "read")]),
-            json!({"statusCode":404,"error":"Not Found","message":"The resource server does not exist: 'https://nope/'"}),
+            json!({"statusCode":404,"error":"Not Found","message":"The resource server does not exist: 'https://nope/'",
+                   "errorCode":"inexistent_resource_server"}),
         ),
         (
             perms(&[(API, "write:things"), (API, "delete:things")]),
