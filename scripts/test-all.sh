@@ -7,7 +7,9 @@
 #
 # Phases: setup-compat, build, postgres (temp cluster), cargo test, compat sqlite and
 # compat postgres (the SDK suites against one shared server), lifecycle sqlite and
-# lifecycle postgres (black-box tests that start servers of their own). Every phase
+# lifecycle postgres (black-box tests that start servers of their own), streams sqlite
+# and streams postgres (log streams delivered to a receiver in the test, and
+# `castellan logs tail`, with servers of their own as well). Every phase
 # runs even when an earlier independent one failed, and a summary line per phase
 # closes the output. Without PostgreSQL binaries the PostgreSQL phases are skipped
 # with a warning, except under CI=true, where that is a failure. The exit status is
@@ -106,11 +108,15 @@ if [ "$build_ok" -ne 0 ]; then
     skip "compat postgres" "build failed"
     skip "lifecycle sqlite" "build failed"
     skip "lifecycle postgres" "build failed"
+    skip "streams sqlite" "build failed"
+    skip "streams postgres" "build failed"
 elif [ "$compat_ready" -ne 0 ]; then
     skip "compat sqlite" "setup-compat failed"
     skip "compat postgres" "setup-compat failed"
     skip "lifecycle sqlite" "setup-compat failed"
     skip "lifecycle postgres" "setup-compat failed"
+    skip "streams sqlite" "setup-compat failed"
+    skip "streams postgres" "setup-compat failed"
 else
     phase "compat sqlite" "$root/compat/run.sh" sqlite
     if [ -n "$pg_url" ]; then
@@ -123,6 +129,12 @@ else
         phase "lifecycle postgres" "$root/compat/lifecycle.sh" "$pg_url"
     else
         skip "lifecycle postgres" "no PostgreSQL"
+    fi
+    phase "streams sqlite" "$root/compat/streams.sh" sqlite
+    if [ -n "$pg_url" ]; then
+        phase "streams postgres" "$root/compat/streams.sh" "$pg_url"
+    else
+        skip "streams postgres" "no PostgreSQL"
     fi
 fi
 

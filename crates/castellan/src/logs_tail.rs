@@ -131,19 +131,34 @@ pub async fn run(a: TailArgs) -> Result<(), String> {
     if a.once {
         return Ok(());
     }
+    // Several instances can commit events slightly out of log_id order, so
+    // each poll looks back OVERLAP before the last event seen and skips the
+    // ids already printed (as `auth0 logs tail` de-duplicates).
+    let mut seen: std::collections::VecDeque<String> =
+        recent.iter().filter_map(|e| e["log_id"].as_str().map(str::to_string)).collect();
     loop {
         tokio::time::sleep(Duration::from_secs(a.interval.max(1))).await;
         let query = match &last {
-            Some(id) => format!("q={}&sort=date:1&per_page=100", enc(&with_q(format!("log_id:{{{id} TO *]")))),
+            Some(id) => {
+                format!("q={}&sort=date:1&per_page=100", enc(&with_q(format!("log_id:[{} TO *]", look_back(id)))))
+            }
             None => format!("{first}sort=date:1&per_page=100"),
         };
         match api.logs(&a.domain, &query).await {
             Ok(events) => {
                 for e in &events {
+                    let Some(id) = e["log_id"].as_str() else { continue };
+                    if seen.iter().any(|s| s == id) {
+                        continue;
+                    }
                     print(e, a.json);
-                }
-                if let Some(id) = events.last().and_then(|e| e["log_id"].as_str()) {
-                    last = Some(id.to_string());
+                    seen.push_back(id.to_string());
+                    if seen.len() > 2000 {
+                        seen.pop_front();
+                    }
+                    if last.as_deref().is_none_or(|l| id > l) {
+                        last = Some(id.to_string());
+                    }
                 }
             }
             Err(e) => eprintln!("castellan logs tail: {e}"),
@@ -151,8 +166,29 @@ pub async fn run(a: TailArgs) -> Result<(), String> {
     }
 }
 
+/// How far back each poll looks: log ids start with `900` and the event's
+/// time `yyyyMMddHHmmssSSS`; the bound is that time minus 5 seconds.
+const OVERLAP_MS: i64 = 5000;
+
+fn look_back(log_id: &str) -> String {
+    let stamp = log_id.get(3..20).unwrap_or("");
+    match chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S%3f") {
+        Ok(t) => {
+            let earlier = t - chrono::Duration::milliseconds(OVERLAP_MS);
+            format!("900{}", earlier.format("%Y%m%d%H%M%S%3f"))
+        }
+        Err(_) => log_id.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn looks_back_five_seconds() {
+        assert_eq!(super::look_back("90020231114221320123000000000001"), "90020231114221315123");
+        assert_eq!(super::look_back("junk"), "junk");
+    }
+
     #[test]
     fn encodes_queries() {
         assert_eq!(super::percent_encode("log_id:{9 TO *]"), "log_id%3A%7B9%20TO%20%2A%5D");

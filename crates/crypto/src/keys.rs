@@ -84,6 +84,12 @@ impl SigningKey {
     }
 }
 
+/// OIDC `at_hash`: base64url of the left half of SHA-256 of the access token.
+pub fn at_hash(access_token: &str) -> String {
+    let d = Sha256::digest(access_token.as_bytes());
+    B64.encode(&d[..16])
+}
+
 /// Signs an HS256 JWT with a resource server's signing secret.
 pub fn sign_hs256(secret: &[u8], claims: &Value, typ: &str) -> String {
     use hmac::{Hmac, Mac};

@@ -8,8 +8,17 @@
 use crate::endpoints::Endpoint;
 
 /// The Authentication API.
-const AUTHENTICATION: &[(&str, &str)] =
-    &[("POST", "/oauth/token"), ("GET", "/.well-known/jwks.json"), ("GET", "/.well-known/openid-configuration")];
+const AUTHENTICATION: &[(&str, &str)] = &[
+    ("POST", "/oauth/token"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/.well-known/openid-configuration"),
+    ("GET", "/userinfo"),
+    ("POST", "/oauth/revoke"),
+    ("POST", "/dbconnections/signup"),
+    ("POST", "/dbconnections/change_password"),
+    ("GET", "/authorize"),
+    ("GET", "/v2/logout"),
+];
 
 /// Management API: users.
 const USERS: &[(&str, &str)] = &[
@@ -68,11 +77,14 @@ const RBAC: &[(&str, &str)] = &[
     ("DELETE", "/api/v2/users/{id}/permissions"),
 ];
 
+/// Management API: the hosted pages' branding.
+const BRANDING: &[(&str, &str)] = &[("GET", "/api/v2/branding"), ("PATCH", "/api/v2/branding")];
+
 /// Management API: logs.
 const LOGS: &[(&str, &str)] =
     &[("GET", "/api/v2/logs"), ("GET", "/api/v2/logs/{id}"), ("GET", "/api/v2/users/{id}/logs")];
 
-const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC, LOGS];
+const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC, LOGS, BRANDING];
 
 /// (METHOD, template) of every endpoint castellan serves.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

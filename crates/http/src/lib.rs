@@ -4,8 +4,10 @@
 
 pub mod body_schema;
 pub mod endpoints;
+mod enduser;
 pub mod error;
 pub mod extract;
+pub mod hosted;
 pub mod implemented;
 mod logs;
 mod oauth;

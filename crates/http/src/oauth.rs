@@ -17,7 +17,7 @@ fn bad(description: &str) -> OAuthResponse {
 }
 
 /// Reads JSON or form bodies into string fields; null and "" count as absent.
-fn parse_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, OAuthResponse> {
+pub(crate) fn parse_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, OAuthResponse> {
     let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let pairs: Vec<(String, String)> = if ctype.starts_with("application/json") {
         let v: Value = serde_json::from_slice(body).map_err(|_| bad("Invalid JSON body"))?;
@@ -42,7 +42,7 @@ fn parse_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)
 }
 
 /// `Authorization: Basic base64(urlencode(id):urlencode(secret))`.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthResponse> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthResponse> {
     let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return Ok(None);
     };
@@ -86,6 +86,13 @@ async fn token_inner(
         client_secret: get("client_secret").map(Secret::new),
         audience: get("audience"),
         scope: get("scope"),
+        username: get("username"),
+        password: get("password").map(Secret::new),
+        realm: get("realm"),
+        refresh_token: get("refresh_token").map(Secret::new),
+        code: get("code").map(Secret::new),
+        code_verifier: get("code_verifier"),
+        redirect_uri: get("redirect_uri"),
         info,
     };
     if let Some((id, secret)) = basic_credentials(headers)? {

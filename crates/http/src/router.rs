@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::endpoints::{self, Miss, Surface};
 use crate::error::{json_response, ApiError};
 use crate::extract::{AppState, CallerSlot, MAX_BODY};
-use crate::{implemented, logs, oauth, roles, tenant_config, users};
+use crate::{enduser, hosted, implemented, logs, oauth, roles, tenant_config, users};
 
 pub fn router(app: App) -> Router {
     let state = AppState { app };
@@ -32,6 +32,8 @@ pub fn router(app: App) -> Router {
         .merge(tenant_config::routes())
         .merge(roles::routes())
         .merge(logs::routes())
+        .merge(enduser::routes())
+        .merge(hosted::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY))

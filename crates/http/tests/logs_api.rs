@@ -154,3 +154,30 @@ async fn search_paging_and_checkpoints() {
     let nt = s.token_for("noreader", "noreader-secret").await;
     assert_eq!(s.call("GET", "/api/v2/logs", Some(&nt), None).await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn role_writes_leave_events() {
+    let s = TestServer::start().await;
+    let t = s.admin_token().await;
+    let role = s.call("POST", "/api/v2/roles", Some(&t), Some(json!({"name": "auditors"}))).await.body;
+    let rid = role["id"].as_str().unwrap();
+    let u = s
+        .call(
+            "POST",
+            "/api/v2/users",
+            Some(&t),
+            Some(json!({"connection": CONN, "email": "r@example.com", "password": "S3cret-Passw0rd"})),
+        )
+        .await
+        .body;
+    let uid = u["user_id"].as_str().unwrap().replace('|', "%7C");
+    assert_eq!(
+        s.call("POST", &format!("/api/v2/users/{uid}/roles"), Some(&t), Some(json!({"roles": [rid]}))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(s.call("DELETE", &format!("/api/v2/roles/{rid}"), Some(&t), None).await.status, StatusCode::OK);
+    let sapi = logs(&s, &t, "q=type:sapi&sort=date:1").await;
+    let descriptions: Vec<&str> = sapi.as_array().unwrap().iter().map(|e| e["description"].as_str().unwrap()).collect();
+    assert_eq!(descriptions, ["Create a role", "Create a User", "Assign roles to a user", "Delete a role"]);
+    assert_eq!(sapi[2]["details"]["request"]["body"], json!({"roles": [rid]}));
+}

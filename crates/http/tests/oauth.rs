@@ -101,10 +101,10 @@ async fn token_errors_are_auth0s() {
         (with("grant_type", Value::Null), 400, "invalid_request", "Missing required parameter: grant_type"),
         (with("grant_type", json!("magic")), 403, "unsupported_grant_type", "Unsupported grant type: magic"),
         (
-            with("grant_type", json!("password")),
+            with("grant_type", json!("urn:ietf:params:oauth:grant-type:device_code")),
             501,
             "unsupported_grant_type",
-            "castellan does not support the grant type 'password' yet.",
+            "castellan does not support the grant type 'urn:ietf:params:oauth:grant-type:device_code' yet.",
         ),
         (with("client_id", json!(["array"])), 400, "invalid_request", "Invalid value for parameter: client_id"),
     ];
@@ -265,7 +265,7 @@ async fn unknown_host_and_unserved_endpoints() {
         r.body,
         json!({"statusCode":501,"error":"Not Implemented","message":"castellan does not implement GET /api/v2/rules yet.","errorCode":"not_implemented"})
     );
-    let r = s.call("POST", "/api/v2/organizations/org_1/members", Some(&token), Some(json!({}))).await;
+    let r = s.call("POST", "/api/v2/jobs/users-imports", Some(&token), Some(json!({}))).await;
     assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
     let r = s.call("GET", "/no/such/path", None, None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);

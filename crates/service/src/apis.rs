@@ -117,12 +117,9 @@ impl App {
         }
         let (all, _) =
             self.store.list_docs(tenant.id, DocKind::ResourceServer, &DocFilter::default(), 0, 100_000).await?;
-        let found: Vec<Value> = all
-            .into_iter()
-            .filter(|d| d.get("identifier").and_then(Value::as_str).is_some_and(|i| identifiers.iter().any(|x| x == i)))
-            .collect();
-        let total = found.len() as u64;
-        Ok((found.into_iter().skip(offset as usize).take(limit as usize).collect(), total))
+        let wanted =
+            |d: &Value| d.get("identifier").and_then(Value::as_str).is_some_and(|i| identifiers.iter().any(|x| x == i));
+        Ok(crate::patching::filter_page(all, wanted, offset, limit))
     }
 
     pub async fn update_resource_server(
@@ -153,13 +150,7 @@ impl App {
                 }
             }
         }
-        for (k, v) in patch {
-            if v.is_null() {
-                doc.remove(&k);
-            } else {
-                doc.insert(k, v);
-            }
-        }
+        crate::patching::merge_top_level(&mut doc, body, &[]);
         if doc.get("signing_alg").and_then(Value::as_str) == Some("HS256") {
             doc.entry("signing_secret").or_insert(json!(ids::client_secret()));
         }

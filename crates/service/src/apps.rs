@@ -153,10 +153,9 @@ impl App {
     ) -> Result<(Vec<Value>, u64), ServiceError> {
         // Clients are few; filters run in memory over the tenant's list.
         let (docs, _) = self.store.list_docs(tenant.id, DocKind::Client, &DocFilter::default(), 0, 100_000).await?;
-        let matching: Vec<Value> = docs.into_iter().filter(|d| keep(d)).collect();
-        let total = matching.len() as u64;
-        let mut out = Vec::new();
-        for d in matching.into_iter().skip(offset as usize).take(limit as usize) {
+        let (page, total) = crate::patching::filter_page(docs, keep, offset, limit);
+        let mut out = Vec::with_capacity(page.len());
+        for d in page {
             let c: Client = serde_json::from_value(d).map_err(|e| ServiceError::Internal(e.to_string()))?;
             out.push(self.render_client(tenant, &c, with_secret).await?);
         }
@@ -178,16 +177,7 @@ impl App {
         let Some(Value::Object(mut doc)) = self.store.get_doc(tenant.id, DocKind::Client, id).await? else {
             return Err(client_not_found());
         };
-        for (k, v) in &patch {
-            if k == "client_secret" {
-                continue;
-            }
-            if v.is_null() {
-                doc.remove(k);
-            } else {
-                doc.insert(k.clone(), v.clone());
-            }
-        }
+        crate::patching::merge_top_level(&mut doc, body, &["client_secret"]);
         let client = to_client(doc)?;
         let doc = serde_json::to_value(&client).unwrap_or_default();
         let event = self.sapi(tenant, caller, 200, Some(body), Some(&doc));
@@ -282,9 +272,7 @@ impl App {
         limit: u64,
     ) -> Result<(Vec<Value>, u64), ServiceError> {
         let (all, _) = self.store.list_docs(tenant.id, DocKind::ClientGrant, filter, 0, 100_000).await?;
-        let matching: Vec<Value> = all.into_iter().filter(|g| keep(g)).collect();
-        let total = matching.len() as u64;
-        Ok((matching.into_iter().skip(offset as usize).take(limit as usize).collect(), total))
+        Ok(crate::patching::filter_page(all, keep, offset, limit))
     }
 
     pub async fn update_client_grant(
@@ -297,13 +285,7 @@ impl App {
         let Some(Value::Object(mut doc)) = self.store.get_doc(tenant.id, DocKind::ClientGrant, id).await? else {
             return Err(grant_not_found());
         };
-        for (k, v) in body.as_object().into_iter().flatten() {
-            if v.is_null() {
-                doc.remove(k);
-            } else {
-                doc.insert(k.clone(), v.clone());
-            }
-        }
+        crate::patching::merge_top_level(&mut doc, body, &[]);
         doc.entry("scope").or_insert(json!([]));
         let doc = Value::Object(doc);
         let event = self.sapi(tenant, caller, 200, Some(body), Some(&doc));

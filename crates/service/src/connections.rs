@@ -118,13 +118,7 @@ impl App {
         let Value::Object(mut doc) = serde_json::to_value(&current).unwrap_or_default() else {
             return Err(ServiceError::Internal("connection is not an object".into()));
         };
-        for (k, v) in body.as_object().into_iter().flatten() {
-            if v.is_null() {
-                doc.remove(k);
-            } else {
-                doc.insert(k.clone(), v.clone());
-            }
-        }
+        crate::patching::merge_top_level(&mut doc, body, &[]);
         let conn = parse(Value::Object(doc))?;
         self.check_clients_exist(tenant, &conn.enabled_clients).await?;
         let v = serde_json::to_value(&conn).unwrap_or_default();

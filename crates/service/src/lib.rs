@@ -6,8 +6,13 @@ pub mod apps;
 pub mod audit;
 pub mod bootstrap;
 pub mod connections;
+pub mod enduser;
 pub mod error;
+pub mod grants;
+pub mod hosted;
+pub mod login;
 pub mod logs;
+pub mod patching;
 pub mod roles;
 pub mod streams;
 pub mod tenants;
@@ -25,7 +30,7 @@ pub use audit::RequestInfo;
 pub use castellan_store::DocFilter;
 pub use error::{OAuthError, ServiceError};
 pub use tenants::{Tenant, TenantSettings};
-pub use token::{Principal, TokenRequest, TokenResponse};
+pub use token::{Principal, TokenAnswer, TokenRequest, TokenResponse};
 
 /// Everything a request needs, cheap to clone.
 #[derive(Clone)]

@@ -3,8 +3,7 @@
 //!
 //! Bodies are validated in full (castellan_domain::rbac) and every role,
 //! user and API they name is checked before anything is written; the store
-//! writes each request, with its `sapi` log event, in one transaction.
-//! Permissions are shown with their
+//! writes each request in one transaction. Permissions are shown with their
 //! API's name and the scope's description, read from the resource server.
 
 use std::collections::HashMap;
@@ -173,8 +172,16 @@ impl App {
     pub async fn create_role(&self, tenant: &Tenant, caller: &Principal, body: &Value) -> Result<Role, ServiceError> {
         let new = rbac::parse_new_role(body)?;
         let role = Role { id: ids::prefixed("rol"), name: new.name, description: new.description };
-        let event = self.sapi(tenant, caller, 200, Some(body), serde_json::to_value(&role).ok().as_ref());
-        match self.store.insert_role(tenant.id, &role, self.now_ms(), &[event]).await {
+        match self
+            .store
+            .insert_role(
+                tenant.id,
+                &role,
+                self.now_ms(),
+                &[self.sapi(tenant, caller, 200, Some(body), serde_json::to_value(&role).ok().as_ref())],
+            )
+            .await
+        {
             Ok(()) => Ok(role),
             Err(StoreError::Conflict(_)) => Err(role_exists_conflict()),
             Err(e) => Err(e.into()),
@@ -195,8 +202,15 @@ impl App {
         let patch = rbac::parse_role_patch(body)?;
         let mut role = self.existing_role(tenant, id).await?;
         patch.apply(&mut role);
-        let event = self.sapi(tenant, caller, 200, Some(body), serde_json::to_value(&role).ok().as_ref());
-        match self.store.update_role(tenant.id, &role, &[event]).await {
+        match self
+            .store
+            .update_role(
+                tenant.id,
+                &role,
+                &[self.sapi(tenant, caller, 200, Some(body), serde_json::to_value(&role).ok().as_ref())],
+            )
+            .await
+        {
             Ok(()) => Ok(role),
             Err(StoreError::Conflict(_)) => Err(role_exists_conflict()),
             Err(StoreError::NotFound) => Err(role_not_found()),
@@ -206,8 +220,7 @@ impl App {
 
     /// Deletes the role, its permissions and its assignments.
     pub async fn delete_role(&self, tenant: &Tenant, caller: &Principal, id: &str) -> Result<(), ServiceError> {
-        let event = self.sapi(tenant, caller, 200, None, None);
-        if self.store.delete_role(tenant.id, id, &[event]).await? {
+        if self.store.delete_role(tenant.id, id, &[self.sapi(tenant, caller, 200, None, None)]).await? {
             Ok(())
         } else {
             Err(role_not_found())
@@ -236,8 +249,11 @@ impl App {
         let perms = rbac::parse_permissions(body)?;
         self.existing_role(tenant, id).await?;
         self.check_permissions(tenant, &perms, true).await?;
-        let event = self.sapi(tenant, caller, 201, Some(body), None);
-        if self.store.add_role_permissions(tenant.id, id, &perms, &[event]).await? {
+        if self
+            .store
+            .add_role_permissions(tenant.id, id, &perms, &[self.sapi(tenant, caller, 201, Some(body), None)])
+            .await?
+        {
             Ok(())
         } else {
             Err(role_not_found())
@@ -254,8 +270,11 @@ impl App {
         let perms = rbac::parse_permissions(body)?;
         self.existing_role(tenant, id).await?;
         self.check_permissions(tenant, &perms, false).await?;
-        let event = self.sapi(tenant, caller, 204, Some(body), None);
-        if self.store.remove_role_permissions(tenant.id, id, &perms, &[event]).await? {
+        if self
+            .store
+            .remove_role_permissions(tenant.id, id, &perms, &[self.sapi(tenant, caller, 204, Some(body), None)])
+            .await?
+        {
             Ok(())
         } else {
             Err(role_not_found())
@@ -307,8 +326,10 @@ impl App {
         body: &Value,
     ) -> Result<(), ServiceError> {
         let users = rbac::parse_user_ids(body)?;
-        let event = self.sapi(tenant, caller, 200, Some(body), None);
-        self.store.add_role_users(tenant.id, id, &users, self.now_ms(), &[event]).await?.map_err(missing)
+        self.store
+            .add_role_users(tenant.id, id, &users, self.now_ms(), &[self.sapi(tenant, caller, 200, Some(body), None)])
+            .await?
+            .map_err(missing)
     }
 
     pub async fn user_roles(
@@ -331,8 +352,16 @@ impl App {
         body: &Value,
     ) -> Result<(), ServiceError> {
         let roles = rbac::parse_role_ids(body, "List of roles IDs to associated with the user.")?;
-        let event = self.sapi(tenant, caller, 204, Some(body), None);
-        self.store.add_user_roles(tenant.id, user_id, &roles, self.now_ms(), &[event]).await?.map_err(missing)
+        self.store
+            .add_user_roles(
+                tenant.id,
+                user_id,
+                &roles,
+                self.now_ms(),
+                &[self.sapi(tenant, caller, 204, Some(body), None)],
+            )
+            .await?
+            .map_err(missing)
     }
 
     /// Takes roles from a user; roles it does not have are ignored.
@@ -344,8 +373,11 @@ impl App {
         body: &Value,
     ) -> Result<(), ServiceError> {
         let roles = rbac::parse_role_ids(body, "List of roles IDs to remove from the user.")?;
-        let event = self.sapi(tenant, caller, 204, Some(body), None);
-        if self.store.remove_user_roles(tenant.id, user_id, &roles, &[event]).await? {
+        if self
+            .store
+            .remove_user_roles(tenant.id, user_id, &roles, &[self.sapi(tenant, caller, 204, Some(body), None)])
+            .await?
+        {
             Ok(())
         } else {
             Err(ServiceError::user_not_found())
@@ -392,8 +424,17 @@ impl App {
         let perms = rbac::parse_permissions(body)?;
         self.existing_user(tenant, user_id).await?;
         self.check_permissions(tenant, &perms, true).await?;
-        let event = self.sapi(tenant, caller, 201, Some(body), None);
-        if self.store.add_user_permissions(tenant.id, user_id, &perms, self.now_ms(), &[event]).await? {
+        if self
+            .store
+            .add_user_permissions(
+                tenant.id,
+                user_id,
+                &perms,
+                self.now_ms(),
+                &[self.sapi(tenant, caller, 201, Some(body), None)],
+            )
+            .await?
+        {
             Ok(())
         } else {
             Err(ServiceError::user_not_found())
@@ -411,8 +452,11 @@ impl App {
         let perms = rbac::parse_permissions(body)?;
         self.existing_user(tenant, user_id).await?;
         self.check_permissions(tenant, &perms, false).await?;
-        let event = self.sapi(tenant, caller, 204, Some(body), None);
-        if self.store.remove_user_permissions(tenant.id, user_id, &perms, &[event]).await? {
+        if self
+            .store
+            .remove_user_permissions(tenant.id, user_id, &perms, &[self.sapi(tenant, caller, 204, Some(body), None)])
+            .await?
+        {
             Ok(())
         } else {
             Err(ServiceError::user_not_found())

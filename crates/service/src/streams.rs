@@ -192,11 +192,14 @@ impl App {
             }
             tokio::select! {
                 _ = tokio::time::sleep(cfg.poll) => {}
-                _ = stop.changed() => return,
+                _ = stop.changed() => break,
             }
             if *stop.borrow() {
-                return;
+                break;
             }
+        }
+        if let Err(e) = self.store.release_log_stream_leases(&cfg.owner).await {
+            tracing::warn!(error = %e, "could not release log stream leases");
         }
     }
 

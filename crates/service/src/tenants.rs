@@ -25,6 +25,9 @@ pub struct TenantSettings {
     /// Days log events are kept (default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_retention_days: Option<i64>,
+    /// Auth0's branding settings (`/api/v2/branding`): logo_url, colors…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branding: Option<serde_json::Value>,
 }
 
 impl TenantSettings {
@@ -89,5 +92,27 @@ impl App {
     /// Forgets cached tenants (after a change made in this process).
     pub async fn invalidate_tenants(&self) {
         self.tenants.by_domain.write().await.clear();
+    }
+}
+
+impl App {
+    /// PATCH /api/v2/branding: top-level properties replace, null removes.
+    pub async fn update_branding(
+        &self,
+        tenant: &Tenant,
+        caller: &crate::Principal,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ServiceError> {
+        let mut settings = tenant.settings.clone();
+        let mut branding = settings.branding.clone().unwrap_or_else(|| serde_json::json!({}));
+        if let Some(b) = branding.as_object_mut() {
+            crate::patching::merge_top_level(b, body, &[]);
+        }
+        settings.branding = Some(branding.clone());
+        let json = serde_json::to_value(&settings).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let event = self.sapi(tenant, caller, 200, Some(body), Some(&branding));
+        self.store.update_tenant_settings(tenant.id, &json, &[event]).await?;
+        self.invalidate_tenants().await;
+        Ok(branding)
     }
 }

@@ -18,8 +18,26 @@ pub struct TokenRequest {
     pub client_secret: Option<castellan_crypto::Secret>,
     pub audience: Option<String>,
     pub scope: Option<String>,
+    /// password grants
+    pub username: Option<String>,
+    pub password: Option<castellan_crypto::Secret>,
+    pub realm: Option<String>,
+    /// refresh_token grant
+    pub refresh_token: Option<castellan_crypto::Secret>,
+    /// authorization_code grant
+    pub code: Option<castellan_crypto::Secret>,
+    pub code_verifier: Option<String>,
+    pub redirect_uri: Option<String>,
     /// Where the request came from, for its log event.
     pub info: crate::audit::RequestInfo,
+}
+
+/// A token endpoint answer: client credentials, or a user's tokens.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum TokenAnswer {
+    Client(TokenResponse),
+    User(crate::login::UserTokens),
 }
 
 #[derive(Debug, Serialize)]
@@ -35,7 +53,7 @@ fn unauthorized() -> OAuthError {
 }
 
 impl App {
-    pub async fn token(&self, tenant: &Tenant, req: TokenRequest) -> Result<TokenResponse, OAuthError> {
+    pub async fn token(&self, tenant: &Tenant, req: TokenRequest) -> Result<TokenAnswer, OAuthError> {
         let grant = req
             .grant_type
             .as_deref()
@@ -62,13 +80,14 @@ impl App {
                     tracing::error!(error = %log_err, "could not record the token event");
                     return Err(OAuthError::internal());
                 }
-                result.map(|(resp, _)| resp)
+                result.map(|(resp, _)| TokenAnswer::Client(resp))
             }
-            "authorization_code"
-            | "password"
-            | "refresh_token"
-            | "http://auth0.com/oauth/grant-type/password-realm"
-            | "urn:ietf:params:oauth:grant-type:device_code"
+            "password" | "http://auth0.com/oauth/grant-type/password-realm" => {
+                self.password_grant(tenant, req).await.map(TokenAnswer::User)
+            }
+            "refresh_token" => self.refresh_grant(tenant, req).await.map(TokenAnswer::User),
+            "authorization_code" => self.code_grant(tenant, req).await.map(TokenAnswer::User),
+            "urn:ietf:params:oauth:grant-type:device_code"
             | "urn:ietf:params:oauth:grant-type:token-exchange"
             | "http://auth0.com/oauth/grant-type/passwordless/otp"
             | "http://auth0.com/oauth/grant-type/mfa-otp"

@@ -42,6 +42,18 @@ fn conflict() -> ServiceError {
 
 impl App {
     pub async fn create_user(&self, tenant: &Tenant, caller: &Principal, body: &Value) -> Result<Value, ServiceError> {
+        self.create_user_from(tenant, caller, body, true).await
+    }
+
+    /// Creates a user for the Management API (`via_api`: records `sapi` and
+    /// `ss`) or for a public signup (records `ss`).
+    pub(crate) async fn create_user_from(
+        &self,
+        tenant: &Tenant,
+        caller: &Principal,
+        body: &Value,
+        via_api: bool,
+    ) -> Result<Value, ServiceError> {
         let input = user_input::parse_create(body)?;
         let conn = self.store.connection_by_name(tenant.id, &input.connection).await?.ok_or_else(|| {
             ServiceError::bad_request("The connection does not exist.", Some("inexistent_connection"))
@@ -90,11 +102,14 @@ impl App {
         let user = new_user(&input, &conn.name, self.now_ms());
         let hash = self.hasher.hash(password).await?;
         let out = user.to_json();
-        let api_event = self.sapi(tenant, caller, 201, Some(body), Some(&out));
+        let mut events = Vec::with_capacity(2);
+        if via_api {
+            events.push(self.sapi(tenant, caller, 201, Some(body), Some(&out)));
+        }
         let mut signup = self.user_event("ss", tenant, caller, &user);
         signup.connection_id = Some(conn.id.clone());
         signup.details = Some(serde_json::json!({"body": castellan_domain::log_event::redact(body)}));
-        let events = [api_event, signup];
+        events.push(signup);
         match self.store.insert_user(tenant.id, &user, Some(&hash), &events).await {
             Ok(_) => Ok(out),
             Err(StoreError::Conflict(_)) => Err(conflict()),

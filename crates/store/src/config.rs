@@ -84,6 +84,19 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a tenant's settings, recording `events` with the change.
+    pub async fn update_tenant_settings(
+        &self,
+        tenant: i64,
+        settings: &serde_json::Value,
+        events: &[LogEvent],
+    ) -> Result<()> {
+        let mut q = Sql::new("UPDATE tenants SET settings = ");
+        q.text(settings.to_string()).push(" WHERE id = ").int(tenant);
+        self.exec_logged(tenant, &q, events, "conflict").await?;
+        Ok(())
+    }
+
     pub async fn list_tenant_domains(&self) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT domain FROM tenants ORDER BY id").fetch_all(&self.pool).await?;
         rows.iter().map(|r| get_str(r, "domain")).collect()

@@ -6,6 +6,7 @@
 //! search terms) commit in one transaction. SQLite allows one writer at a
 //! time; writes take an in-process lock so they queue instead of failing.
 
+mod auth;
 mod config;
 mod docs;
 mod logs;
@@ -23,6 +24,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use auth::{NewSession, RefreshTokenRow, RevokeBy};
 pub use config::{KeyRow, TenantRow};
 pub use docs::{DocFilter, DocKind};
 pub use logs::LogSort;

@@ -179,6 +179,66 @@ CREATE TABLE log_outbox (
 );
 CREATE INDEX log_outbox_stream ON log_outbox (tenant_id, stream_id, seq);
 "#,
+    r#"
+CREATE TABLE refresh_tokens (
+    tenant_id BIGINT NOT NULL,
+    id TEXT NOT NULL,
+    family TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    user_id {text} NOT NULL,
+    client_id TEXT NOT NULL,
+    audience TEXT,
+    scope TEXT NOT NULL,
+    session_id TEXT,
+    rotating BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    idle_expires_at BIGINT,
+    last_used_at BIGINT,
+    rotated_at BIGINT,
+    revoked_at BIGINT,
+    device TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE UNIQUE INDEX refresh_tokens_hash ON refresh_tokens (token_hash);
+CREATE INDEX refresh_tokens_user ON refresh_tokens (tenant_id, user_id, created_at);
+CREATE INDEX refresh_tokens_family ON refresh_tokens (tenant_id, family);
+CREATE TABLE auth_codes (
+    code_hash TEXT PRIMARY KEY,
+    tenant_id BIGINT NOT NULL,
+    doc TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE TABLE sessions (
+    tenant_id BIGINT NOT NULL,
+    id TEXT NOT NULL,
+    cookie_hash TEXT NOT NULL,
+    user_id {text} NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE UNIQUE INDEX sessions_cookie ON sessions (cookie_hash);
+CREATE INDEX sessions_user ON sessions (tenant_id, user_id, created_at);
+CREATE TABLE login_failures (
+    tenant_id BIGINT NOT NULL,
+    user_id {text} NOT NULL,
+    ip TEXT NOT NULL,
+    failures BIGINT NOT NULL,
+    blocked_at BIGINT,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, ip)
+);
+CREATE TABLE ip_blocks (
+    tenant_id BIGINT NOT NULL,
+    ip TEXT NOT NULL,
+    blocked_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, ip)
+);
+"#,
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

@@ -94,6 +94,15 @@ impl Store {
         Ok(q.build().execute(&self.pool).await?.rows_affected() == 1)
     }
 
+    /// Gives up every lease `owner` holds (on a clean shutdown), so another
+    /// instance, or this one restarted, can deliver at once.
+    pub async fn release_log_stream_leases(&self, owner: &str) -> Result<u64> {
+        let _w = self.write_guard().await;
+        let mut q = Sql::new("UPDATE log_streams SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ");
+        q.text(owner);
+        Ok(q.build().execute(&self.pool).await?.rows_affected())
+    }
+
     /// Up to `limit` due events of a stream, oldest first. Delivery stops at
     /// the first event not yet due, so a stream's events go out in order.
     pub async fn log_outbox_batch(&self, tenant: i64, stream: &str, now_ms: i64, limit: u64) -> Result<Vec<Queued>> {

@@ -224,7 +224,7 @@ async fn user_roles_and_effective_permissions() {
 
         // Deleting an API's permissions and deleting a role.
         s.add_user_permissions(t, "auth0|u", &[perm(api_b, "read")], 4, &[]).await.unwrap();
-        s.delete_permissions_for_api(t, api_b, &[]).await.unwrap();
+        s.delete_resource_server(t, "2", api_b, &[]).await.unwrap();
         assert!(s.user_permissions_for_audience(t, "auth0|u", api_b).await.unwrap().is_empty(), "{n}");
         assert_eq!(s.role_permissions(t, "rol_e", 0, 10).await.unwrap().items, vec![perm(api_a, "write")], "{n}");
         assert!(s.delete_role(t, "rol_e", &[]).await.unwrap());

@@ -1,9 +1,9 @@
 //! Users' roles and direct permissions, their effective permissions, and
 //! the clean-up when an API is deleted.
 
+use castellan_domain::log_event::LogEvent;
 use std::collections::{BTreeMap, BTreeSet};
 
-use castellan_domain::log_event::LogEvent;
 use castellan_domain::rbac::{PermissionRef, Role, Source};
 
 use super::{
@@ -217,23 +217,5 @@ impl Store {
             out.push((permission_of(&row)?, Some((get_str(&row, "id")?, get_str(&row, "name")?))));
         }
         Ok(out)
-    }
-
-    /// Removes every role and user permission on the API `identifier` (when
-    /// the API is deleted), in one transaction.
-    pub async fn delete_permissions_for_api(&self, tenant: i64, identifier: &str, events: &[LogEvent]) -> Result<()> {
-        if !storable(identifier) {
-            return Ok(());
-        }
-        let _w = self.write_guard().await;
-        let mut tx = self.write_tx().await?;
-        for table in ["role_permissions", "user_permissions"] {
-            let mut d = Sql::new(&format!("DELETE FROM {table} WHERE tenant_id = "));
-            d.int(tenant).push(" AND resource_server_identifier = ").text(identifier);
-            d.build().execute(&mut *tx).await?;
-        }
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
