@@ -24,7 +24,7 @@ type ApiResult = Result<Response, ApiError>;
 const MAX_PER_PAGE: u64 = 100;
 const DEFAULT_PER_PAGE: u64 = 50;
 /// Most items an unpaged list returns.
-const UNPAGED_CAP: u64 = 10_000;
+const UNPAGED_CAP: u64 = 1000;
 
 /// The `{}` body of some writes.
 #[derive(Serialize)]

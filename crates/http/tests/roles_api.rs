@@ -204,19 +204,18 @@ async fn role_permissions_add_list_remove() {
     let cases = [
         (
             perms(&[(API, "write:things"), ("https://nope/", "read")]),
-            "The resource server does not exist: 'https://nope/'",
+            json!({"statusCode":404,"error":"Not Found","message":"The resource server does not exist: 'https://nope/'",
+                   "errorCode":"inexistent_resource_server"}),
         ),
         (
             perms(&[(API, "write:things"), (API, "delete:things")]),
-            "The permission does not exist: 'delete:things' on resource server 'https://api.test/'",
+            json!({"statusCode":404,"error":"Not Found",
+                   "message":"The permission does not exist: 'delete:things' on resource server 'https://api.test/'"}),
         ),
     ];
-    for (body, message) in cases {
+    for (body, want) in cases {
         let r = s.call("POST", &path, Some(&t), Some(body)).await;
-        assert_eq!(
-            (r.status, r.body),
-            (StatusCode::NOT_FOUND, json!({"statusCode":404,"error":"Not Found","message":message}))
-        );
+        assert_eq!((r.status, r.body), (StatusCode::NOT_FOUND, want));
     }
     let r = s.call("DELETE", &path, Some(&t), Some(perms(&[(API, "read:things"), ("https://nope/", "x")]))).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -450,4 +449,65 @@ async fn scopes_from_the_openapi() {
     assert_eq!((r.status, r.body), (StatusCode::NOT_FOUND, role_missing()));
     let r = s.send(on_other("GET", "/api/v2/roles", Some(&other), None)).await;
     assert_eq!(r.body, json!([]));
+}
+
+#[tokio::test]
+async fn writes_leave_sapi_events_and_failures_fapi() {
+    let s = TestServer::start().await;
+    add_api(&s).await;
+    let t = s.admin_token().await;
+    let uid = user(&s, &t, "logged@example.com").await;
+    let up = format!("/api/v2/users/{}", enc(&uid));
+    let id = role(&s, &t, "logged").await;
+    let rp = format!("/api/v2/roles/{id}");
+    let p = perms(&[(API, "read:things")]);
+    let calls: Vec<(&str, String, Option<Value>)> = vec![
+        ("PATCH", rp.clone(), Some(json!({"description": "d"}))),
+        ("POST", format!("{rp}/permissions"), Some(p.clone())),
+        ("DELETE", format!("{rp}/permissions"), Some(p.clone())),
+        ("POST", format!("{rp}/users"), Some(json!({"users": [uid]}))),
+        ("DELETE", format!("{up}/roles"), Some(json!({"roles": [id]}))),
+        ("POST", format!("{up}/roles"), Some(json!({"roles": [id]}))),
+        ("POST", format!("{up}/permissions"), Some(p.clone())),
+        ("DELETE", format!("{up}/permissions"), Some(p.clone())),
+        ("DELETE", rp.clone(), None),
+        ("DELETE", rp.clone(), None), // the role is gone: 404, a failure
+    ];
+    for (method, path, body) in calls {
+        s.call(method, &path, Some(&t), body).await;
+    }
+    let r = s.call("GET", "/api/v2/logs?per_page=100&sort=date:1", Some(&t), None).await;
+    let events: Vec<(String, String, String, i64)> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["details"]["request"]["path"].as_str().is_some_and(|p| p.contains("roles") || p.contains("permissions"))
+        })
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["description"].as_str().unwrap_or("").to_string(),
+                e["details"]["request"]["method"].as_str().unwrap().to_string(),
+                e["details"]["response"]["statusCode"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("sapi", "Create a role", "post", 200),
+        ("sapi", "Update a role", "patch", 200),
+        ("sapi", "Associate permissions with a role", "post", 201),
+        ("sapi", "Remove permissions from a role", "delete", 204),
+        ("sapi", "Assign users to a role", "post", 200),
+        ("sapi", "Removes roles from a user", "delete", 204),
+        ("sapi", "Assign roles to a user", "post", 204),
+        ("sapi", "Assign Permissions to a User", "post", 201),
+        ("sapi", "Remove Permissions from a User", "delete", 204),
+        ("sapi", "Delete a role", "delete", 200),
+        ("fapi", "The role does not exist.", "delete", 404),
+    ];
+    let want: Vec<(String, String, String, i64)> =
+        want.iter().map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), *d)).collect();
+    assert_eq!(events, want);
 }

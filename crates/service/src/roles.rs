@@ -41,10 +41,9 @@ fn role_exists_conflict() -> ServiceError {
 }
 
 fn api_not_found(identifier: &str) -> ServiceError {
-    ServiceError::Status {
-        status: 404,
+    ServiceError::NotFound {
         message: format!("The resource server does not exist: '{identifier}'"),
-        code: None,
+        code: "inexistent_resource_server",
     }
 }
 

@@ -270,3 +270,28 @@ async fn concurrent_creates_keep_names_unique() {
     }
     finish(bs).await;
 }
+
+#[tokio::test]
+async fn events_commit_with_the_change_and_only_then() {
+    use castellan_domain::log_event::LogEvent;
+    let bs = backends().await;
+    for b in &bs {
+        let (s, n) = (&b.store, b.name);
+        let t = tenant(s, "a.example").await;
+        let ev = |i: i64| LogEvent::new("sapi", 1_700_000_000_000 + i);
+        let (created, conflict, gone, missing) = (ev(1), ev(2), ev(3), ev(4));
+        s.insert_role(t, &role("rol_l", "logged"), 1, std::slice::from_ref(&created)).await.unwrap();
+        assert!(s.insert_role(t, &role("rol_m", "logged"), 1, std::slice::from_ref(&conflict)).await.is_err());
+        assert!(s.delete_role(t, "rol_l", std::slice::from_ref(&gone)).await.unwrap());
+        assert!(!s.delete_role(t, "rol_l", std::slice::from_ref(&missing)).await.unwrap());
+        let users = [ev(5)];
+        assert_eq!(
+            s.add_user_roles(t, "auth0|nobody", &["rol_x".to_string()], 1, &users).await.unwrap(),
+            Err(Missing::User)
+        );
+        for (e, kept) in [(&created, true), (&conflict, false), (&gone, true), (&missing, false), (&users[0], false)] {
+            assert_eq!(s.get_log(t, &e.log_id).await.unwrap().is_some(), kept, "{n}: {}", e.log_id);
+        }
+    }
+    finish(bs).await;
+}

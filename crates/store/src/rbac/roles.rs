@@ -87,8 +87,9 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a role, its permissions and its assignments to users, in one
-    /// transaction; false when there was no such role.
+    /// Deletes a role, its permissions and its assignments to users, with
+    /// `events`, in one transaction; false (and nothing recorded) when there
+    /// was no such role.
     pub async fn delete_role(&self, tenant: i64, id: &str, events: &[LogEvent]) -> Result<bool> {
         if !storable(id) {
             return Ok(false);
@@ -102,10 +103,13 @@ impl Store {
         }
         let mut d = Sql::new("DELETE FROM roles WHERE tenant_id = ");
         d.int(tenant).push(" AND id = ").text(id);
-        let gone = d.build().execute(&mut *tx).await?.rows_affected() > 0;
+        if d.build().execute(&mut *tx).await?.rows_affected() == 0 {
+            // Nothing to delete: roll back, record nothing.
+            return Ok(false);
+        }
         crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
-        Ok(gone)
+        Ok(true)
     }
 
     /// Roles by name (ASCII letters case-folded, then byte order, then id).
