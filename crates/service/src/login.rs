@@ -176,7 +176,11 @@ impl App {
         let user = stored.user;
         let protect = conn.options.brute_force_protection.unwrap_or(true);
         if protect
-            && self.store.login_blocked(tenant.id, &user.user_id, &ip).await.map_err(|_| OAuthError::internal())?
+            && self
+                .store
+                .login_blocked(tenant.id, &user.user_id, &ip, BRUTE_FORCE_THRESHOLD)
+                .await
+                .map_err(|_| OAuthError::internal())?
         {
             let e = fail("f", "Blocked by brute-force protection", Some(&user));
             self.store.insert_logs(tenant.id, &[e]).await.map_err(|_| OAuthError::internal())?;

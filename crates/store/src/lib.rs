@@ -8,8 +8,10 @@
 
 mod auth;
 mod config;
+mod devices;
 mod docs;
 mod logs;
+mod protection;
 mod rbac;
 mod schema;
 mod search;
@@ -26,8 +28,10 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use auth::{NewSession, RefreshTokenRow, RevokeBy};
 pub use config::{KeyRow, TenantRow};
+pub use devices::{Cursor, LiveRefreshToken, SessionRow, SessionsOf, TokenFilter, TokensOf};
 pub use docs::{DocFilter, DocKind};
 pub use logs::LogSort;
+pub use protection::{Bucket, LoginBlock};
 pub use rbac::{EffectivePermission, Listed, Missing};
 pub use search::{SearchPage, Sort, SortField};
 pub use streams::{Queued, StreamRow};
