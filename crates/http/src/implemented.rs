@@ -79,7 +79,23 @@ const RBAC: &[(&str, &str)] = &[
 const LOGS: &[(&str, &str)] =
     &[("GET", "/api/v2/logs"), ("GET", "/api/v2/logs/{id}"), ("GET", "/api/v2/users/{id}/logs")];
 
-const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC, LOGS];
+/// Management API: user blocks, attack protection and anomaly IP blocks.
+const DEVICES_SESSIONS_BLOCKS: &[(&str, &str)] = &[
+    ("GET", "/api/v2/user-blocks"),
+    ("DELETE", "/api/v2/user-blocks"),
+    ("GET", "/api/v2/user-blocks/{id}"),
+    ("DELETE", "/api/v2/user-blocks/{id}"),
+    ("GET", "/api/v2/attack-protection/brute-force-protection"),
+    ("PATCH", "/api/v2/attack-protection/brute-force-protection"),
+    ("GET", "/api/v2/attack-protection/suspicious-ip-throttling"),
+    ("PATCH", "/api/v2/attack-protection/suspicious-ip-throttling"),
+    ("GET", "/api/v2/attack-protection/breached-password-detection"),
+    ("PATCH", "/api/v2/attack-protection/breached-password-detection"),
+    ("GET", "/api/v2/anomaly/blocks/ips/{id}"),
+    ("DELETE", "/api/v2/anomaly/blocks/ips/{id}"),
+];
+
+const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC, LOGS, DEVICES_SESSIONS_BLOCKS];
 
 /// (METHOD, template) of every endpoint castellan serves.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

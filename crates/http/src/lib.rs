@@ -11,6 +11,7 @@ pub mod implemented;
 mod logs;
 mod oauth;
 pub mod paging;
+mod protection;
 mod roles;
 mod router;
 mod tenant_config;

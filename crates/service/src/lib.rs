@@ -3,7 +3,9 @@
 
 pub mod apis;
 pub mod apps;
+pub mod attack_protection;
 pub mod audit;
+pub mod blocks;
 pub mod bootstrap;
 pub mod connections;
 pub mod enduser;
