@@ -79,8 +79,24 @@ const RBAC: &[(&str, &str)] = &[
 const LOGS: &[(&str, &str)] =
     &[("GET", "/api/v2/logs"), ("GET", "/api/v2/logs/{id}"), ("GET", "/api/v2/users/{id}/logs")];
 
-/// Management API: user blocks, attack protection and anomaly IP blocks.
+/// Management API: end users' devices, refresh tokens and sessions; user
+/// blocks, attack protection and anomaly IP blocks.
 const DEVICES_SESSIONS_BLOCKS: &[(&str, &str)] = &[
+    ("GET", "/api/v2/device-credentials"),
+    ("DELETE", "/api/v2/device-credentials/{id}"),
+    ("GET", "/api/v2/refresh-tokens"),
+    ("POST", "/api/v2/refresh-tokens/revoke"),
+    ("GET", "/api/v2/refresh-tokens/{id}"),
+    ("PATCH", "/api/v2/refresh-tokens/{id}"),
+    ("DELETE", "/api/v2/refresh-tokens/{id}"),
+    ("GET", "/api/v2/users/{user_id}/refresh-tokens"),
+    ("DELETE", "/api/v2/users/{user_id}/refresh-tokens"),
+    ("GET", "/api/v2/sessions/{id}"),
+    ("PATCH", "/api/v2/sessions/{id}"),
+    ("DELETE", "/api/v2/sessions/{id}"),
+    ("POST", "/api/v2/sessions/{id}/revoke"),
+    ("GET", "/api/v2/users/{user_id}/sessions"),
+    ("DELETE", "/api/v2/users/{user_id}/sessions"),
     ("GET", "/api/v2/user-blocks"),
     ("DELETE", "/api/v2/user-blocks"),
     ("GET", "/api/v2/user-blocks/{id}"),

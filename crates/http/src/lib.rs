@@ -3,6 +3,7 @@
 //! check the scope, call one service function, map the result.
 
 pub mod body_schema;
+mod devices;
 pub mod endpoints;
 mod enduser;
 pub mod error;

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::endpoints::{self, Miss, Surface};
 use crate::error::{json_response, ApiError};
 use crate::extract::{AppState, CallerSlot, MAX_BODY};
-use crate::{enduser, implemented, logs, oauth, protection, roles, tenant_config, users};
+use crate::{devices, enduser, implemented, logs, oauth, protection, roles, tenant_config, users};
 
 pub fn router(app: App) -> Router {
     let state = AppState { app };
@@ -33,6 +33,7 @@ pub fn router(app: App) -> Router {
         .merge(roles::routes())
         .merge(logs::routes())
         .merge(enduser::routes())
+        .merge(devices::routes())
         .merge(protection::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(fallback)

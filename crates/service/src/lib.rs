@@ -8,6 +8,7 @@ pub mod audit;
 pub mod blocks;
 pub mod bootstrap;
 pub mod connections;
+pub mod devices;
 pub mod enduser;
 pub mod error;
 pub mod grants;
