@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod ip;
 pub mod log_event;
 pub mod metadata;
 pub mod password_policy;

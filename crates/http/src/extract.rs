@@ -120,7 +120,12 @@ pub type Caller = (Arc<Tenant>, Principal);
 /// the keys Auth0's APIs define (never free text beyond 256 characters).
 pub fn request_info(parts: &Parts) -> castellan_service::RequestInfo {
     let template = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_string());
-    let endpoint = template.as_deref().and_then(|t| endpoints::lookup(parts.method.as_str(), t));
+    // Routes name path parameters `{id}` where Auth0's templates may say
+    // `{user_id}`: fall back to matching the path itself.
+    let endpoint = template
+        .as_deref()
+        .and_then(|t| endpoints::lookup(parts.method.as_str(), t))
+        .or_else(|| endpoints::find(parts.method.as_str(), parts.uri.path()).ok());
     let description = endpoint.map(|e| e.summary.to_string()).unwrap_or_default();
     let scopes = endpoint.map(|e| e.scopes.iter().map(|s| s.to_string()).collect()).unwrap_or_default();
     let query = serde_urlencoded::from_str::<Vec<(String, String)>>(parts.uri.query().unwrap_or(""))

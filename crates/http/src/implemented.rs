@@ -84,7 +84,40 @@ const BRANDING: &[(&str, &str)] = &[("GET", "/api/v2/branding"), ("PATCH", "/api
 const LOGS: &[(&str, &str)] =
     &[("GET", "/api/v2/logs"), ("GET", "/api/v2/logs/{id}"), ("GET", "/api/v2/users/{id}/logs")];
 
-const GROUPS: &[&[(&str, &str)]] = &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC, LOGS, BRANDING];
+/// Management API: end users' devices, refresh tokens and sessions; user
+/// blocks, attack protection and anomaly IP blocks.
+const DEVICES_SESSIONS_BLOCKS: &[(&str, &str)] = &[
+    ("GET", "/api/v2/device-credentials"),
+    ("DELETE", "/api/v2/device-credentials/{id}"),
+    ("GET", "/api/v2/refresh-tokens"),
+    ("POST", "/api/v2/refresh-tokens/revoke"),
+    ("GET", "/api/v2/refresh-tokens/{id}"),
+    ("PATCH", "/api/v2/refresh-tokens/{id}"),
+    ("DELETE", "/api/v2/refresh-tokens/{id}"),
+    ("GET", "/api/v2/users/{user_id}/refresh-tokens"),
+    ("DELETE", "/api/v2/users/{user_id}/refresh-tokens"),
+    ("GET", "/api/v2/sessions/{id}"),
+    ("PATCH", "/api/v2/sessions/{id}"),
+    ("DELETE", "/api/v2/sessions/{id}"),
+    ("POST", "/api/v2/sessions/{id}/revoke"),
+    ("GET", "/api/v2/users/{user_id}/sessions"),
+    ("DELETE", "/api/v2/users/{user_id}/sessions"),
+    ("GET", "/api/v2/user-blocks"),
+    ("DELETE", "/api/v2/user-blocks"),
+    ("GET", "/api/v2/user-blocks/{id}"),
+    ("DELETE", "/api/v2/user-blocks/{id}"),
+    ("GET", "/api/v2/attack-protection/brute-force-protection"),
+    ("PATCH", "/api/v2/attack-protection/brute-force-protection"),
+    ("GET", "/api/v2/attack-protection/suspicious-ip-throttling"),
+    ("PATCH", "/api/v2/attack-protection/suspicious-ip-throttling"),
+    ("GET", "/api/v2/attack-protection/breached-password-detection"),
+    ("PATCH", "/api/v2/attack-protection/breached-password-detection"),
+    ("GET", "/api/v2/anomaly/blocks/ips/{id}"),
+    ("DELETE", "/api/v2/anomaly/blocks/ips/{id}"),
+];
+
+const GROUPS: &[&[(&str, &str)]] =
+    &[AUTHENTICATION, USERS, TENANT_CONFIG, RBAC, LOGS, BRANDING, DEVICES_SESSIONS_BLOCKS];
 
 /// (METHOD, template) of every endpoint castellan serves.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

@@ -4,6 +4,7 @@
 
 pub mod body_schema;
 mod dashboard;
+mod devices;
 pub mod endpoints;
 mod enduser;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod implemented;
 mod logs;
 mod oauth;
 pub mod paging;
+mod protection;
 mod roles;
 mod router;
 mod tenant_config;

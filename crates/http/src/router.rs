@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::endpoints::{self, Miss, Surface};
 use crate::error::{json_response, ApiError};
 use crate::extract::{AppState, CallerSlot, MAX_BODY};
-use crate::{dashboard, enduser, hosted, implemented, logs, oauth, roles, tenant_config, users};
+use crate::{dashboard, devices, enduser, hosted, implemented, logs, oauth, protection, roles, tenant_config, users};
 
 pub fn router(app: App) -> Router {
     let state = AppState { app };
@@ -35,6 +35,8 @@ pub fn router(app: App) -> Router {
         .merge(enduser::routes())
         .merge(hosted::routes())
         .merge(dashboard::routes())
+        .merge(devices::routes())
+        .merge(protection::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -3,10 +3,13 @@
 
 pub mod apis;
 pub mod apps;
+pub mod attack_protection;
 pub mod audit;
+pub mod blocks;
 pub mod bootstrap;
 pub mod connections;
 pub mod dashboard;
+pub mod devices;
 pub mod enduser;
 pub mod error;
 pub mod grants;

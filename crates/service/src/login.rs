@@ -7,12 +7,14 @@ use castellan_domain::ids;
 use castellan_domain::log_event::LogEvent;
 use castellan_domain::tenant_model::{Client, Connection};
 use castellan_domain::user::User;
-use castellan_store::{RefreshTokenRow, StoredUser};
+use castellan_store::{Bucket, RefreshTokenRow, StoredUser};
 use serde_json::{json, Value};
 
+use crate::attack_protection::BruteForceMode;
 use crate::{App, OAuthError, RequestInfo, Tenant};
 
-/// Auth0's default brute-force threshold (failed logins per user and IP).
+/// Auth0's default brute-force threshold (failed logins per user and IP);
+/// the tenant's `brute_force_protection.max_attempts` replaces it.
 pub const BRUTE_FORCE_THRESHOLD: i64 = 10;
 
 fn wrong_credentials() -> OAuthError {
@@ -165,18 +167,45 @@ impl App {
             }
             e
         };
-        if self.store.ip_blocked(tenant.id, &ip).await.map_err(|_| OAuthError::internal())? {
+        let brute_force = tenant.settings.brute_force();
+        let throttling = tenant.settings.suspicious_ip();
+        let throttles = throttling.throttles(&ip);
+        let bucket = Bucket { max: throttling.stage.pre_login.max_attempts, rate_ms: throttling.stage.pre_login.rate };
+        let now = self.now_ms();
+        let throttled = throttles
+            && self.store.ip_throttled(tenant.id, &ip, now, bucket).await.map_err(|_| OAuthError::internal())?;
+        if throttled || self.store.ip_blocked(tenant.id, &ip).await.map_err(|_| OAuthError::internal())? {
             return Err(OAuthError::new(429, "too_many_attempts", "We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator."));
         }
+        // Suspicious-IP throttling counts failed logins from one IP, whoever they name.
+        let ip_failure = |user: Option<&User>| {
+            let (store, ip) = (&self.store, ip.clone());
+            let mut e = fail("limit_mu", "Blocked IP address: too many failed logins from it", user);
+            e.details = Some(json!({"ip": ip}));
+            async move {
+                let blocked = throttles
+                    && store
+                        .record_ip_failure(tenant.id, &ip, now, bucket)
+                        .await
+                        .map_err(|_| OAuthError::internal())?;
+                Ok::<_, OAuthError>(blocked.then_some(e))
+            }
+        };
         let Some(stored) = self.find_login_user(tenant, conn, username).await? else {
-            let e = fail("fu", "Wrong email or password.", None);
-            self.store.insert_logs(tenant.id, &[e]).await.map_err(|_| OAuthError::internal())?;
+            let mut events = vec![fail("fu", "Wrong email or password.", None)];
+            events.extend(ip_failure(None).await?);
+            self.store.insert_logs(tenant.id, &events).await.map_err(|_| OAuthError::internal())?;
             return Err(wrong_credentials());
         };
         let user = stored.user;
-        let protect = conn.options.brute_force_protection.unwrap_or(true);
+        let protect = conn.options.brute_force_protection.unwrap_or(true) && brute_force.blocks(&ip);
+        let max_attempts = brute_force.max_attempts;
         if protect
-            && self.store.login_blocked(tenant.id, &user.user_id, &ip).await.map_err(|_| OAuthError::internal())?
+            && self
+                .store
+                .login_blocked(tenant.id, &user.user_id, &ip, max_attempts)
+                .await
+                .map_err(|_| OAuthError::internal())?
         {
             let e = fail("f", "Blocked by brute-force protection", Some(&user));
             self.store.insert_logs(tenant.id, &[e]).await.map_err(|_| OAuthError::internal())?;
@@ -189,17 +218,25 @@ impl App {
         if !ok {
             let mut events = vec![fail("fp", "Wrong email or password.", Some(&user))];
             if protect {
+                // Account Lockout counts every IP together, under the IP "".
+                let (key, what) = match brute_force.mode {
+                    BruteForceMode::CountPerIdentifier => ("", "Blocked account: too many failed logins"),
+                    BruteForceMode::CountPerIdentifierAndIp => {
+                        (ip.as_str(), "Blocked account: too many failed logins from this IP")
+                    }
+                };
                 let (_, blocked) = self
                     .store
-                    .record_login_failure(tenant.id, &user.user_id, &ip, self.now_ms(), BRUTE_FORCE_THRESHOLD)
+                    .record_login_failure(tenant.id, &user.user_id, key, now, max_attempts)
                     .await
                     .map_err(|_| OAuthError::internal())?;
                 if blocked {
-                    let mut b = fail("limit_wc", "Blocked account: too many failed logins from this IP", Some(&user));
+                    let mut b = fail("limit_wc", what, Some(&user));
                     b.details = Some(json!({"ip": ip}));
                     events.push(b);
                 }
             }
+            events.extend(ip_failure(Some(&user)).await?);
             self.store.insert_logs(tenant.id, &events).await.map_err(|_| OAuthError::internal())?;
             return Err(wrong_credentials());
         }
@@ -209,7 +246,6 @@ impl App {
             return Err(user_blocked());
         }
         let mut u = user;
-        let now = self.now_ms();
         u.logins_count = Some(u.logins_count.unwrap_or(0) + 1);
         u.last_login = Some(format_ms(now));
         u.last_ip = Some(ip.clone());

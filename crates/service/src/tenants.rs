@@ -11,6 +11,7 @@ use castellan_crypto::{KeyRing, SecretBox, SecretHasher, SigningKey};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
+use crate::attack_protection::{BreachedPasswordDetection, BruteForceProtection, SuspiciousIpThrottling};
 use crate::{App, ServiceError};
 
 const SETTINGS_TTL: Duration = Duration::from_secs(5);
@@ -28,9 +29,28 @@ pub struct TenantSettings {
     /// Auth0's branding settings (`/api/v2/branding`): logo_url, colors…
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branding: Option<serde_json::Value>,
+    /// `/api/v2/attack-protection/*`; absent: Auth0's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brute_force_protection: Option<BruteForceProtection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspicious_ip_throttling: Option<SuspiciousIpThrottling>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breached_password_detection: Option<BreachedPasswordDetection>,
 }
 
 impl TenantSettings {
+    pub fn brute_force(&self) -> BruteForceProtection {
+        self.brute_force_protection.clone().unwrap_or_default()
+    }
+
+    pub fn suspicious_ip(&self) -> SuspiciousIpThrottling {
+        self.suspicious_ip_throttling.clone().unwrap_or_default()
+    }
+
+    pub fn breached_password(&self) -> BreachedPasswordDetection {
+        self.breached_password_detection.clone().unwrap_or_default()
+    }
+
     pub fn log_retention_days(&self) -> i64 {
         self.log_retention_days.unwrap_or(30).clamp(1, 3650)
     }

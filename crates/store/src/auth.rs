@@ -32,10 +32,11 @@ pub struct RefreshTokenRow {
     pub device: Value,
 }
 
-const RT_COLS: &str = "id, family, token_hash, user_id, client_id, audience, scope, session_id, rotating, created_at, \
+pub(crate) const RT_COLS: &str =
+    "id, family, token_hash, user_id, client_id, audience, scope, session_id, rotating, created_at, \
                        expires_at, idle_expires_at, last_used_at, rotated_at, revoked_at, device";
 
-fn opt_i64(r: &AnyRow, c: &str) -> Result<Option<i64>> {
+pub(crate) fn opt_i64(r: &AnyRow, c: &str) -> Result<Option<i64>> {
     Ok(r.try_get::<Option<i64>, _>(c)?)
 }
 
@@ -43,7 +44,7 @@ fn opt_str(r: &AnyRow, c: &str) -> Result<Option<String>> {
     Ok(r.try_get::<Option<String>, _>(c)?)
 }
 
-fn rt(r: &AnyRow) -> Result<RefreshTokenRow> {
+pub(crate) fn rt(r: &AnyRow) -> Result<RefreshTokenRow> {
     Ok(RefreshTokenRow {
         id: get_str(r, "id")?,
         family: get_str(r, "family")?,
@@ -334,8 +335,11 @@ impl Store {
         self.exec_logged(tenant, &q, events, "conflict").await
     }
 
-    /// Counts a failed login for (user, ip); blocks the pair at `threshold`.
-    /// Returns (failures, newly blocked).
+    /// Counts a failed login for (user, ip) — `ip` is `""` when failures
+    /// from every IP count together — and blocks the pair at `threshold`.
+    /// Returns (failures, newly blocked): a block is new when the count
+    /// reaches the threshold, or passes it after the threshold was raised
+    /// above an earlier block.
     pub async fn record_login_failure(
         &self,
         tenant: i64,
@@ -346,46 +350,43 @@ impl Store {
     ) -> Result<(i64, bool)> {
         let _w = self.write_guard().await;
         let mut tx = self.write_tx().await?;
+        let mut i = Sql::new("INSERT INTO login_failures (tenant_id, user_id, ip, failures, updated_at) VALUES (");
+        i.int(tenant).push(", ").text(user_id).push(", ").text(ip).push(", 0, ").int(now);
+        i.push(") ON CONFLICT (tenant_id, user_id, ip) DO NOTHING");
+        i.build().execute(&mut *tx).await?;
         let mut q = Sql::new("SELECT failures, blocked_at FROM login_failures WHERE tenant_id = ");
         q.int(tenant).push(" AND user_id = ").text(user_id).push(" AND ip = ").text(ip);
-        let row = q.build().fetch_optional(&mut *tx).await?;
-        let (failures, was_blocked) = match &row {
-            Some(r) => (get_i64(r, "failures")? + 1, opt_i64(r, "blocked_at")?.is_some()),
-            None => (1, false),
-        };
+        if self.dialect == crate::Dialect::Postgres {
+            q.push(" FOR UPDATE");
+        }
+        let row = q.build().fetch_one(&mut *tx).await?;
+        let before = get_i64(&row, "failures")?;
+        let failures = before + 1;
+        let was_blocked = opt_i64(&row, "blocked_at")?.is_some() && before >= threshold;
         let block = failures >= threshold && !was_blocked;
-        let w = if row.is_some() {
-            let mut w = Sql::new("UPDATE login_failures SET failures = ");
-            w.int(failures).push(", updated_at = ").int(now);
-            if block {
-                w.push(", blocked_at = ").int(now);
-            }
-            w.push(" WHERE tenant_id = ").int(tenant).push(" AND user_id = ").text(user_id).push(" AND ip = ").text(ip);
-            w
-        } else {
-            let mut w = Sql::new(
-                "INSERT INTO login_failures (tenant_id, user_id, ip, failures, blocked_at, updated_at) VALUES (",
-            );
-            w.int(tenant).push(", ").text(user_id).push(", ").text(ip).push(", ").int(failures).push(", ");
-            w.arg(if block { Arg::I64(now) } else { Arg::NullI64 }).push(", ").int(now).push(")");
-            w
-        };
+        let mut w = Sql::new("UPDATE login_failures SET failures = ");
+        w.int(failures).push(", updated_at = ").int(now);
+        if block {
+            w.push(", blocked_at = ").int(now);
+        }
+        w.push(" WHERE tenant_id = ").int(tenant).push(" AND user_id = ").text(user_id).push(" AND ip = ").text(ip);
         w.build().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok((failures, block))
     }
 
-    /// Whether (user, ip) is blocked by brute-force protection.
-    pub async fn login_blocked(&self, tenant: i64, user_id: &str, ip: &str) -> Result<bool> {
-        let mut q = Sql::new("SELECT blocked_at FROM login_failures WHERE tenant_id = ");
-        q.int(tenant).push(" AND user_id = ").text(user_id).push(" AND ip = ").text(ip);
-        Ok(match q.build().fetch_optional(&self.pool).await? {
-            Some(r) => opt_i64(&r, "blocked_at")?.is_some(),
-            None => false,
-        })
+    /// Whether brute-force protection blocks the user from `ip`: a block of
+    /// the pair, or of the user from everywhere (`ip` `""`), that still
+    /// holds at `threshold` (raising the threshold lifts blocks below it).
+    pub async fn login_blocked(&self, tenant: i64, user_id: &str, ip: &str, threshold: i64) -> Result<bool> {
+        let mut q = Sql::new("SELECT 1 AS x FROM login_failures WHERE tenant_id = ");
+        q.int(tenant).push(" AND user_id = ").text(user_id).push(" AND ip IN (").text(ip).push(", '')");
+        q.push(" AND blocked_at IS NOT NULL AND failures >= ").int(threshold);
+        Ok(q.build().fetch_optional(&self.pool).await?.is_some())
     }
 
-    /// Forgets failures for (user, ip) after a successful login.
+    /// Forgets failures for the user after a successful login: those from
+    /// `ip` and the count of all IPs together (`None`: every count).
     pub async fn clear_login_failures(
         &self,
         tenant: i64,
@@ -396,7 +397,7 @@ impl Store {
         let mut q = Sql::new("DELETE FROM login_failures WHERE tenant_id = ");
         q.int(tenant).push(" AND user_id = ").text(user_id);
         if let Some(ip) = ip {
-            q.push(" AND ip = ").text(ip);
+            q.push(" AND ip IN (").text(ip).push(", '')");
         }
         self.exec_logged(tenant, &q, events, "conflict").await
     }

@@ -265,6 +265,21 @@ CREATE TABLE dashboard_sessions (
 );
 CREATE UNIQUE INDEX dashboard_sessions_cookie ON dashboard_sessions (cookie_hash);
 "#,
+    r#"
+CREATE TABLE refresh_token_metadata (
+    tenant_id BIGINT NOT NULL,
+    family TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, family)
+);
+CREATE TABLE ip_failures (
+    tenant_id BIGINT NOT NULL,
+    ip TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, ip)
+);
+"#,
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {
