@@ -277,6 +277,7 @@ async fn session_with_token(s: &TestServer, u: &EndUser, id: &str, at: i64) -> S
         rotated_at: None,
         revoked_at: None,
         device: json!({}),
+        auth_time: None,
     };
     s.app.store.insert_refresh_token(tenant.id, &row, &[]).await.unwrap();
     token

@@ -156,7 +156,18 @@ impl App {
                 .map_err(|_| OAuthError::internal())?;
             return Err(unknown());
         }
-        if row.rotated_at.is_some() {
+        // A rotated token presented again within the client's leeway is a
+        // retry (a lost response), not a breach.
+        let leeway_ms = client
+            .extra
+            .get("refresh_token")
+            .and_then(|p| p.get("leeway"))
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0)
+            .max(0)
+            * 1000;
+        let within_leeway = leeway_ms > 0 && row.rotated_at.is_some_and(|r| now - r < leeway_ms);
+        if row.rotated_at.is_some() && !within_leeway {
             // Reuse of a rotated token: revoke the whole family.
             let mut e = self.exchange_event(
                 "ferrt",
@@ -173,7 +184,10 @@ impl App {
                 .map_err(|_| OAuthError::internal())?;
             return Err(unknown());
         }
-        if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
+        if row.revoked_at.is_some()
+            || row.expires_at.is_some_and(|e| e <= now)
+            || row.idle_expires_at.is_some_and(|e| e <= now)
+        {
             self.store
                 .insert_logs(tenant.id, &[fail("Unknown or invalid refresh token.")])
                 .await
@@ -210,7 +224,7 @@ impl App {
             audience: row.audience.clone(),
             scope,
             nonce: None,
-            auth_time: row.created_at,
+            auth_time: row.auth_time.unwrap_or(row.created_at),
             session_id: row.session_id.clone(),
             gty: "refresh_token",
         };
@@ -226,24 +240,35 @@ impl App {
         let mut device = row.device.clone();
         device["last_ip"] = json!(req.info.ip);
         device["last_user_agent"] = json!(req.info.user_agent);
+        let idle = new_row.as_ref().and_then(|r| r.idle_expires_at);
         match new_row.filter(|_| row.rotating) {
             Some(mut new_row) => {
                 new_row.device = device;
                 new_row.created_at = now;
-                let rotated = self
-                    .store
-                    .rotate_refresh_token(tenant.id, &row.id, &new_row, now, &[ok])
-                    .await
-                    .map_err(|_| OAuthError::internal())?;
-                if !rotated {
-                    return Err(unknown());
+                // Rotation never extends the family's absolute lifetime.
+                new_row.expires_at = row.expires_at;
+                new_row.auth_time = row.auth_time;
+                if within_leeway {
+                    self.store
+                        .insert_refresh_token(tenant.id, &new_row, &[ok])
+                        .await
+                        .map_err(|_| OAuthError::internal())?;
+                } else {
+                    let rotated = self
+                        .store
+                        .rotate_refresh_token(tenant.id, &row.id, &new_row, now, &[ok])
+                        .await
+                        .map_err(|_| OAuthError::internal())?;
+                    if !rotated {
+                        return Err(unknown());
+                    }
                 }
             }
             None => {
                 // Non-rotating: the same refresh token stays valid; none is returned.
                 tokens.refresh_token = None;
                 self.store
-                    .touch_refresh_token(tenant.id, &row.id, now, &device, &[ok])
+                    .touch_refresh_token(tenant.id, &row.id, now, &device, idle.or(row.idle_expires_at), &[ok])
                     .await
                     .map_err(|_| OAuthError::internal())?;
             }

@@ -184,7 +184,7 @@ impl App {
         let prompt = p.prompt.clone().unwrap_or_default();
         if prompt != "login" {
             if let Some(cookie) = session_cookie {
-                if let Some((sid, user_id, _)) = self
+                if let Some((sid, user_id, sdoc)) = self
                     .store
                     .session_by_cookie(tenant.id, &self.session_hash(tenant, cookie), self.now_ms())
                     .await
@@ -192,7 +192,20 @@ impl App {
                 {
                     if let Some(u) = self.store.get_user(tenant.id, &user_id).await.map_err(internal)? {
                         if u.user.blocked != Some(true) {
-                            let code = self.issue_code(tenant, &tx, &user_id, &sid, info).await.map_err(internal)?;
+                            // auth_time stays the session's login, not this request.
+                            let auth_time =
+                                sdoc.get("authenticated_at").and_then(Value::as_i64).unwrap_or_else(|| self.now_ms());
+                            let code =
+                                self.issue_code(tenant, &tx, &user_id, &sid, auth_time).await.map_err(internal)?;
+                            let mut e = LogEvent::new(if prompt == "none" { "ssa" } else { "s" }, self.now_ms());
+                            e.user_id = Some(user_id.clone());
+                            e.user_name = u.user.email.clone();
+                            e.client_id = Some(client.client_id.clone());
+                            e.client_name = Some(client.name.clone());
+                            e.ip = info.ip.clone();
+                            e.user_agent = info.user_agent.clone();
+                            e.description = Some("Successful login (single sign-on)".into());
+                            self.store.insert_logs(tenant.id, &[e]).await.map_err(internal)?;
                             return Ok(deliver(&tx, vec![("code".into(), code)]));
                         }
                     }
@@ -233,14 +246,14 @@ impl App {
         tx: &Value,
         user_id: &str,
         session_id: &str,
-        _info: &RequestInfo,
+        auth_time: i64,
     ) -> Result<String, castellan_store::StoreError> {
         let code = ids::client_secret();
         let mut doc = tx.clone();
         doc["kind"] = json!("code");
         doc["user_id"] = json!(user_id);
         doc["session_id"] = json!(session_id);
-        doc["auth_time"] = json!(self.now_ms());
+        doc["auth_time"] = json!(auth_time);
         self.store.insert_auth_code(tenant.id, &tenant.secrets.hash(&code), &doc, self.now_ms() + CODE_TTL_MS).await?;
         Ok(code)
     }
@@ -258,6 +271,7 @@ impl App {
         let sid = ids::random_token(32);
         let now = self.now_ms();
         let doc = json!({
+            "authenticated_at": now,
             "device": {"initial_ip": info.ip, "initial_user_agent": info.user_agent, "last_ip": info.ip, "last_user_agent": info.user_agent},
             "clients": [{"client_id": client.client_id}],
             "authentication": {"methods": [{"name": "pwd", "timestamp": castellan_domain::clock::format_ms(now)}]},
@@ -275,7 +289,7 @@ impl App {
                 },
             )
             .await?;
-        let code = self.issue_code(tenant, tx, user_id, &sid, info).await?;
+        let code = self.issue_code(tenant, tx, user_id, &sid, now).await?;
         self.store.take_auth_code(tenant.id, &self.tx_key(tenant, tx_id)).await?;
         Ok(FormOutcome::Done { next: deliver(tx, vec![("code".into(), code)]), session_cookie: cookie })
     }

@@ -364,6 +364,8 @@ impl App {
             let policy = g.client.extra.get("refresh_token").cloned().unwrap_or(json!({}));
             let rotating = policy.get("rotation_type").and_then(Value::as_str) == Some("rotating");
             let infinite = policy.get("infinite_token_lifetime").and_then(Value::as_bool).unwrap_or(true);
+            let infinite_idle = policy.get("infinite_idle_token_lifetime").and_then(Value::as_bool).unwrap_or(true);
+            let idle = policy.get("idle_token_lifetime").and_then(Value::as_i64).unwrap_or(1_296_000);
             let lifetime = policy.get("token_lifetime").and_then(Value::as_i64).unwrap_or(2_592_000);
             let row = RefreshTokenRow {
                 id: ids::random_token(24),
@@ -377,11 +379,12 @@ impl App {
                 rotating,
                 created_at: now_ms,
                 expires_at: (!infinite).then_some(now_ms + lifetime * 1000),
-                idle_expires_at: None,
+                idle_expires_at: (!infinite_idle).then_some(now_ms + idle * 1000),
                 last_used_at: None,
                 rotated_at: None,
                 revoked_at: None,
                 device: json!({"initial_ip": info.ip, "initial_user_agent": info.user_agent, "last_ip": info.ip, "last_user_agent": info.user_agent}),
+                auth_time: Some(g.auth_time),
             };
             (Some(token), Some(row))
         } else {

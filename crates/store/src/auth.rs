@@ -30,11 +30,13 @@ pub struct RefreshTokenRow {
     pub revoked_at: Option<i64>,
     /// `{initial_ip, initial_user_agent, last_ip, last_user_agent}`
     pub device: Value,
+    /// When the user authenticated for the login this family comes from.
+    pub auth_time: Option<i64>,
 }
 
 pub(crate) const RT_COLS: &str =
     "id, family, token_hash, user_id, client_id, audience, scope, session_id, rotating, created_at, \
-                       expires_at, idle_expires_at, last_used_at, rotated_at, revoked_at, device";
+                       expires_at, idle_expires_at, last_used_at, rotated_at, revoked_at, device, auth_time";
 
 pub(crate) fn opt_i64(r: &AnyRow, c: &str) -> Result<Option<i64>> {
     Ok(r.try_get::<Option<i64>, _>(c)?)
@@ -62,6 +64,7 @@ pub(crate) fn rt(r: &AnyRow) -> Result<RefreshTokenRow> {
         rotated_at: opt_i64(r, "rotated_at")?,
         revoked_at: opt_i64(r, "revoked_at")?,
         device: parse(&get_str(r, "device")?)?,
+        auth_time: opt_i64(r, "auth_time")?,
     })
 }
 
@@ -93,6 +96,7 @@ fn insert_rt_sql(tenant: i64, t: &RefreshTokenRow) -> Sql {
         oi(t.rotated_at),
         oi(t.revoked_at),
         Arg::Text(t.device.to_string()),
+        oi(t.auth_time),
     ];
     for a in args {
         q.push(", ").arg(a);
@@ -185,10 +189,12 @@ impl Store {
         id: &str,
         now: i64,
         device: &Value,
+        idle_expires_at: Option<i64>,
         events: &[LogEvent],
     ) -> Result<()> {
         let mut q = Sql::new("UPDATE refresh_tokens SET last_used_at = ");
-        q.int(now).push(", device = ").text(device.to_string()).push(" WHERE tenant_id = ").int(tenant);
+        q.int(now).push(", device = ").text(device.to_string()).push(", idle_expires_at = ").arg(oi(idle_expires_at));
+        q.push(" WHERE tenant_id = ").int(tenant);
         q.push(" AND id = ").text(id);
         self.exec_logged(tenant, &q, events, "conflict").await?;
         Ok(())

@@ -280,6 +280,9 @@ CREATE TABLE ip_failures (
     PRIMARY KEY (tenant_id, ip)
 );
 "#,
+    r#"
+ALTER TABLE refresh_tokens ADD COLUMN auth_time BIGINT
+"#,
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

@@ -36,6 +36,7 @@ fn token(id: &str, family: &str, user: &str, client: &str, at: i64) -> RefreshTo
         rotated_at: None,
         revoked_at: None,
         device: json!({"initial_user_agent": "UA"}),
+        auth_time: None,
     }
 }
 
