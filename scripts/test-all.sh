@@ -9,7 +9,9 @@
 # compat postgres (the SDK suites against one shared server), lifecycle sqlite and
 # lifecycle postgres (black-box tests that start servers of their own), streams sqlite
 # and streams postgres (log streams delivered to a receiver in the test, and
-# `castellan logs tail`, with servers of their own as well). Every phase
+# `castellan logs tail`, with servers of their own as well), enduser sqlite and enduser
+# postgres (the Authentication API and the hosted login pages through auth0-python,
+# openid-client and a real chromium, servers of their own too). Every phase
 # runs even when an earlier independent one failed, and a summary line per phase
 # closes the output. Without PostgreSQL binaries the PostgreSQL phases are skipped
 # with a warning, except under CI=true, where that is a failure. The exit status is
@@ -110,6 +112,8 @@ if [ "$build_ok" -ne 0 ]; then
     skip "lifecycle postgres" "build failed"
     skip "streams sqlite" "build failed"
     skip "streams postgres" "build failed"
+    skip "enduser sqlite" "build failed"
+    skip "enduser postgres" "build failed"
 elif [ "$compat_ready" -ne 0 ]; then
     skip "compat sqlite" "setup-compat failed"
     skip "compat postgres" "setup-compat failed"
@@ -117,6 +121,8 @@ elif [ "$compat_ready" -ne 0 ]; then
     skip "lifecycle postgres" "setup-compat failed"
     skip "streams sqlite" "setup-compat failed"
     skip "streams postgres" "setup-compat failed"
+    skip "enduser sqlite" "setup-compat failed"
+    skip "enduser postgres" "setup-compat failed"
 else
     phase "compat sqlite" "$root/compat/run.sh" sqlite
     if [ -n "$pg_url" ]; then
@@ -135,6 +141,12 @@ else
         phase "streams postgres" "$root/compat/streams.sh" "$pg_url"
     else
         skip "streams postgres" "no PostgreSQL"
+    fi
+    phase "enduser sqlite" "$root/compat/enduser.sh" sqlite
+    if [ -n "$pg_url" ]; then
+        phase "enduser postgres" "$root/compat/enduser.sh" "$pg_url"
+    else
+        skip "enduser postgres" "no PostgreSQL"
     fi
 fi
 
