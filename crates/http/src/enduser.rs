@@ -21,6 +21,19 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth/revoke", post(revoke))
         .route("/dbconnections/signup", post(signup))
         .route("/dbconnections/change_password", post(change_password))
+        .route("/tokeninfo", post(tokeninfo))
+}
+
+async fn tokeninfo(State(app): State<App>, TenantCtx(tenant): TenantCtx, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = match parse_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let token = fields.iter().rev().find(|(k, _)| k == "id_token").map(|(_, v)| v.clone());
+    match app.tokeninfo(&tenant, token.as_deref()).await {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => OAuthResponse(e).into_response(),
+    }
 }
 
 async fn userinfo(State(app): State<App>, TenantCtx(tenant): TenantCtx, headers: HeaderMap) -> Response {

@@ -18,6 +18,7 @@ const AUTHENTICATION: &[(&str, &str)] = &[
     ("POST", "/dbconnections/change_password"),
     ("GET", "/authorize"),
     ("GET", "/v2/logout"),
+    ("POST", "/tokeninfo"),
 ];
 
 /// Management API: users.

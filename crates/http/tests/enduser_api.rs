@@ -285,3 +285,29 @@ async fn dbconnections_signup_and_change_password() {
     let ss = s.call("GET", "/api/v2/logs?q=type:ss", Some(&t), None).await.body;
     assert_eq!(ss.as_array().unwrap().len(), 2, "the admin-created user and the signup");
 }
+
+#[tokio::test]
+async fn tokeninfo_returns_the_profile_of_a_valid_id_token() {
+    let s = TestServer::start().await;
+    let (id, secret) = setup(&s, false).await;
+    let (_, body) = login(&s, &id, &secret, "S3cret-Passw0rd", "openid profile email").await;
+    let id_token = body["id_token"].as_str().unwrap().to_string();
+    let r = s.call("POST", "/tokeninfo", None, Some(json!({"id_token": id_token}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!((r.body["email"].as_str(), r.body["clientID"].as_str()), (Some("jane@example.com"), Some(id.as_str())));
+    assert!(r.body["identities"].is_array());
+    // An access token is not an ID token; a tampered token and nothing at all are refused.
+    let at = body["access_token"].as_str().unwrap();
+    assert_eq!(
+        s.call("POST", "/tokeninfo", None, Some(json!({"id_token": at}))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let mut parts: Vec<String> = id_token.split('.').map(str::to_string).collect();
+    parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"aud": id, "sub": "auth0|x", "iss": "https://tenant.test/", "exp": 9999999999u64}).to_string());
+    assert_eq!(
+        s.call("POST", "/tokeninfo", None, Some(json!({"id_token": parts.join(".")}))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(s.call("POST", "/tokeninfo", None, Some(json!({}))).await.status, StatusCode::BAD_REQUEST);
+}

@@ -68,6 +68,41 @@ impl App {
         Ok(self.profile_claims(&user.user, &scope))
     }
 
+    /// POST /tokeninfo (legacy): the profile behind a valid ID token issued by
+    /// this tenant to one of its clients.
+    pub async fn tokeninfo(&self, tenant: &Tenant, id_token: Option<&str>) -> Result<Value, OAuthError> {
+        let invalid = || OAuthError::new(401, "invalid_token", "The id_token is invalid or expired.");
+        let token = id_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: id_token"))?;
+        // The audience is the client the token was issued to: read it, then
+        // verify the whole token strictly against that audience.
+        let aud = token
+            .split('.')
+            .nth(1)
+            .and_then(|p| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok()
+            })
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|c| c.get("aud").and_then(Value::as_str).map(str::to_string))
+            .ok_or_else(invalid)?;
+        let (client, _) =
+            self.store.client_by_id(tenant.id, &aud).await.map_err(|_| OAuthError::internal())?.ok_or_else(invalid)?;
+        let opts =
+            VerifyOptions { issuer: &tenant.issuer, audience: &client.client_id, now_secs: self.now_ms() / 1000 };
+        let claims = verify(token, &tenant.keys, &opts).map_err(|_| invalid())?;
+        let sub = claims.get("sub").and_then(Value::as_str).ok_or_else(invalid)?;
+        let u =
+            self.store.get_user(tenant.id, sub).await.map_err(|_| OAuthError::internal())?.ok_or_else(invalid)?.user;
+        let mut out = u.to_json();
+        if let Some(m) = out.as_object_mut() {
+            m.insert("clientID".into(), json!(client.client_id));
+            m.insert("global_client_id".into(), json!(client.client_id));
+        }
+        Ok(out)
+    }
+
     /// /oauth/revoke (RFC 7009): revokes a refresh token of the client (its
     /// whole family when it rotates). Unknown tokens are not an error.
     pub async fn revoke(
