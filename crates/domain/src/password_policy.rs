@@ -119,3 +119,148 @@ mod tests {
         assert!(check(None, Option::None, &"a".repeat(73)).is_err());
     }
 }
+
+/// Passwords too common to allow when a connection enables its dictionary
+/// (`password_dictionary`). A short list of the most used passwords; the
+/// connection's own `dictionary` adds to it.
+const COMMON: &[&str] = &[
+    "123456",
+    "1234567",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "password",
+    "password1",
+    "password123",
+    "passw0rd",
+    "p@ssw0rd",
+    "qwerty",
+    "qwerty123",
+    "qwertyuiop",
+    "abc123",
+    "111111",
+    "000000",
+    "123123",
+    "654321",
+    "iloveyou",
+    "letmein",
+    "welcome",
+    "welcome1",
+    "admin",
+    "admin123",
+    "monkey",
+    "dragon",
+    "football",
+    "baseball",
+    "sunshine",
+    "princess",
+    "master",
+    "shadow",
+    "superman",
+    "trustno1",
+    "whatever",
+    "starwars",
+    "login",
+    "hello123",
+    "freedom",
+    "changeme",
+    "secret",
+    "summer2024",
+    "winter2024",
+    "qazwsx",
+    "1q2w3e4r",
+    "zaq12wsx",
+    "asdfghjkl",
+    "michael",
+    "jennifer",
+    "password!",
+    "Password1",
+    "Password123",
+];
+
+/// The connection's extra password rules, besides the strength level.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PasswordRules {
+    pub no_personal_info: bool,
+    pub dictionary: Option<Vec<String>>,
+    /// How many previous passwords may not be reused (0: no history).
+    pub history: usize,
+}
+
+impl PasswordRules {
+    /// Reads `password_no_personal_info`, `password_dictionary` and
+    /// `password_history` from a connection's options.
+    pub fn from_options(options: &serde_json::Map<String, serde_json::Value>) -> Self {
+        let enabled = |k: &str| {
+            options.get(k).and_then(|v| v.get("enable")).and_then(serde_json::Value::as_bool).unwrap_or(false)
+        };
+        PasswordRules {
+            no_personal_info: enabled("password_no_personal_info"),
+            dictionary: enabled("password_dictionary").then(|| {
+                options
+                    .get("password_dictionary")
+                    .and_then(|d| d.get("dictionary"))
+                    .and_then(serde_json::Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|w| w.as_str().map(str::to_lowercase))
+                    .collect()
+            }),
+            history: if enabled("password_history") {
+                options
+                    .get("password_history")
+                    .and_then(|h| h.get("size"))
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(5)
+                    .clamp(1, 24) as usize
+            } else {
+                0
+            },
+        }
+    }
+
+    /// The rules that need no stored state: personal data and dictionary.
+    /// `personal` holds the user's name, nickname, username, email and the
+    /// email's local part.
+    pub fn check(&self, password: &str, personal: &[&str]) -> Result<(), DomainError> {
+        let lower = password.to_lowercase();
+        if self.no_personal_info
+            && personal.iter().map(|p| p.trim().to_lowercase()).any(|p| p.chars().count() >= 3 && lower.contains(&p))
+        {
+            return Err(DomainError::BadRequest("PasswordNoUserInfoError: Password contains user information".into()));
+        }
+        if let Some(words) = &self.dictionary {
+            if COMMON.iter().any(|w| w.to_lowercase() == lower) || words.contains(&lower) {
+                return Err(DomainError::BadRequest("PasswordDictionaryError: Password is too common".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod rules_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules(v: serde_json::Value) -> PasswordRules {
+        PasswordRules::from_options(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn options_and_checks() {
+        assert_eq!(rules(json!({})), PasswordRules::default());
+        let r = rules(
+            json!({"password_no_personal_info": {"enable": true}, "password_dictionary": {"enable": true, "dictionary": ["Castellan2024"]},
+                             "password_history": {"enable": true, "size": 3}}),
+        );
+        assert_eq!(r.history, 3);
+        let personal = ["Jane Doe", "jane", "jane.doe@example.com", "jane.doe"];
+        assert!(r.check("xJANE.DOE!9", &personal).is_err());
+        assert!(r.check("Tr0ub4dor&3", &personal).is_ok());
+        assert!(r.check("Password123", &personal).is_err());
+        assert!(r.check("castellan2024", &personal).is_err());
+        assert!(rules(json!({"password_dictionary": {"enable": false}})).check("password", &[]).is_ok());
+        assert_eq!(rules(json!({"password_history": {"enable": true, "size": 99}})).history, 24);
+    }
+}

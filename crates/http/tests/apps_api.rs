@@ -513,3 +513,37 @@ async fn grants_subject_types_summaries_metadata_and_rfc9068() {
         .iter()
         .all(|c| c.get("callbacks").is_none() && c.get("client_metadata").is_none() && c.get("grant_types").is_none()));
 }
+
+#[tokio::test]
+async fn connection_password_rules_are_enforced() {
+    let s = TestServer::start().await;
+    let t = s.admin_token().await;
+    ok(
+        &s,
+        &t,
+        "POST",
+        "/api/v2/connections",
+        Some(json!({"name": "strict", "strategy": "auth0", "enabled_clients": [ADMIN_ID],
+        "options": {"passwordPolicy": "low", "password_no_personal_info": {"enable": true},
+                    "password_dictionary": {"enable": true, "dictionary": ["castellan-rocks"]},
+                    "password_history": {"enable": true, "size": 2}}})),
+        201,
+    )
+    .await;
+    let create =
+        |email: &str, pw: &str| json!({"connection": "strict", "email": email, "password": pw, "name": "Zebedee Quux"});
+    let r = ok(&s, &t, "POST", "/api/v2/users", Some(create("zeb@example.com", "my-zebedee-pw")), 400).await;
+    assert_eq!(r["message"], "PasswordNoUserInfoError: Password contains user information");
+    let r = ok(&s, &t, "POST", "/api/v2/users", Some(create("zeb@example.com", "password123")), 400).await;
+    assert_eq!(r["message"], "PasswordDictionaryError: Password is too common");
+    ok(&s, &t, "POST", "/api/v2/users", Some(create("zeb@example.com", "Castellan-Rocks")), 400).await;
+    let u = ok(&s, &t, "POST", "/api/v2/users", Some(create("zeb@example.com", "first-secret-1")), 201).await;
+    let path = format!("/api/v2/users/{}", u["user_id"].as_str().unwrap().replace('|', "%7C"));
+    let r = ok(&s, &t, "PATCH", &path, Some(json!({"password": "first-secret-1"})), 400).await;
+    assert_eq!(r["message"], "PasswordHistoryError: Password has previously been used");
+    ok(&s, &t, "PATCH", &path, Some(json!({"password": "second-secret-2"})), 200).await;
+    ok(&s, &t, "PATCH", &path, Some(json!({"password": "first-secret-1"})), 400).await;
+    ok(&s, &t, "PATCH", &path, Some(json!({"password": "third-secret-3"})), 200).await;
+    // Size 2: the current and the one before; the first is out of the window now.
+    ok(&s, &t, "PATCH", &path, Some(json!({"password": "first-secret-1"})), 200).await;
+}

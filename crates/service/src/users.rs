@@ -100,6 +100,7 @@ impl App {
             .ok_or_else(|| DomainError::invalid("'Missing required property: password' on property password."))?;
         password_policy::check(conn.options.policy(), conn.options.min_length(), &password)?;
         let user = new_user(&input, &conn.name, self.now_ms());
+        password_policy::PasswordRules::from_options(&conn.options.extra).check(&password, &personal_info(&user))?;
         let hash = self.hasher.hash(password).await?;
         let out = user.to_json();
         let mut events = Vec::with_capacity(2);
@@ -216,6 +217,20 @@ impl App {
                 .filter(|c| c.is_database())
                 .ok_or_else(|| ServiceError::bad_request("Connection is not supported for this operation", None))?;
             password_policy::check(conn.options.policy(), conn.options.min_length(), pw)?;
+            let rules = password_policy::PasswordRules::from_options(&conn.options.extra);
+            rules.check(pw, &personal_info(&u))?;
+            if rules.history > 0 {
+                let mut previous: Vec<String> = stored.password_hash.iter().cloned().collect();
+                previous.extend(self.store.password_history(tenant.id, &u.user_id, rules.history as u64 - 1).await?);
+                for old in previous {
+                    if self.hasher.verify(pw.clone(), old).await? {
+                        return Err(ServiceError::bad_request(
+                            "PasswordHistoryError: Password has previously been used",
+                            None,
+                        ));
+                    }
+                }
+            }
             new_hash = Some(self.hasher.hash(pw.clone()).await?);
             u.last_password_reset = Some(now.clone());
         }
@@ -296,6 +311,18 @@ impl App {
         e.strategy_type = Some("database".into());
         e
     }
+}
+
+/// What `password_no_personal_info` keeps out of a password.
+fn personal_info(u: &User) -> Vec<&str> {
+    let mut out: Vec<&str> = [&u.name, &u.nickname, &u.username, &u.email, &u.given_name, &u.family_name]
+        .into_iter()
+        .filter_map(|v| v.as_deref())
+        .collect();
+    if let Some(e) = &u.email {
+        out.push(email_local_part(e));
+    }
+    out
 }
 
 fn parse_sort(s: &str) -> Result<Sort, ServiceError> {

@@ -283,6 +283,15 @@ CREATE TABLE ip_failures (
     r#"
 ALTER TABLE refresh_tokens ADD COLUMN auth_time BIGINT
 "#,
+    r#"
+CREATE TABLE password_history (
+    tenant_id BIGINT NOT NULL,
+    user_id {text} NOT NULL,
+    password_hash TEXT NOT NULL,
+    replaced_at BIGINT NOT NULL
+);
+CREATE INDEX password_history_user ON password_history (tenant_id, user_id, replaced_at)
+"#,
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

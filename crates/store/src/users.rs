@@ -130,6 +130,13 @@ impl Store {
             }
             q.push(c).push(" = ").arg(v);
         }
+        if password_hash.is_some() {
+            // Keep the password being replaced for the connection's history rule.
+            let mut h = Sql::new("INSERT INTO password_history (tenant_id, user_id, password_hash, replaced_at) SELECT tenant_id, user_id, password_hash, ");
+            h.int(ms(&u.updated_at)).push(" FROM users WHERE tenant_id = ").int(tenant).push(" AND pk = ").int(pk);
+            h.push(" AND password_hash IS NOT NULL");
+            h.build().execute(&mut *tx).await?;
+        }
         if let Some(h) = password_hash {
             q.push(", password_hash = ").text(h);
         }
@@ -145,6 +152,14 @@ impl Store {
         crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A user's most recently replaced password hashes, newest first.
+    pub async fn password_history(&self, tenant: i64, user_id: &str, limit: u64) -> Result<Vec<String>> {
+        let mut q = Sql::new("SELECT password_hash FROM password_history WHERE tenant_id = ");
+        q.int(tenant).push(" AND user_id = ").text(user_id).push(" ORDER BY replaced_at DESC LIMIT ").int(limit as i64);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter().map(|r| get_str(r, "password_hash")).collect()
     }
 
     pub async fn get_user(&self, tenant: i64, user_id: &str) -> Result<Option<StoredUser>> {
@@ -166,7 +181,7 @@ impl Store {
         let mut d = Sql::new("DELETE FROM user_terms WHERE user_pk = ");
         d.int(pk);
         d.build().execute(&mut *tx).await?;
-        for table in ["user_roles", "user_permissions"] {
+        for table in ["user_roles", "user_permissions", "password_history"] {
             let mut d = Sql::new(&format!("DELETE FROM {table} WHERE tenant_id = "));
             d.int(tenant).push(" AND user_id = ").text(user_id);
             d.build().execute(&mut *tx).await?;
