@@ -284,6 +284,12 @@ async fn dbconnections_signup_and_change_password() {
     let t = s.admin_token().await;
     let ss = s.call("GET", "/api/v2/logs?q=type:ss", Some(&t), None).await.body;
     assert_eq!(ss.as_array().unwrap().len(), 2, "the admin-created user and the signup");
+    let fs = s.call("GET", "/api/v2/logs?q=type:fs&per_page=100", Some(&t), None).await.body;
+    assert_eq!(
+        fs.as_array().unwrap().len(),
+        7,
+        "every refused signup: the duplicate, the weak password and the five bad bodies"
+    );
 }
 
 #[tokio::test]

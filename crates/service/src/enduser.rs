@@ -155,8 +155,37 @@ impl App {
         Ok(client)
     }
 
-    /// /dbconnections/signup: `{_id, email, email_verified, …}`.
+    /// /dbconnections/signup: `{_id, email, email_verified, …}`. A refused
+    /// signup records `fs`.
     pub async fn signup(
+        &self,
+        tenant: &Tenant,
+        body: &Map<String, Value>,
+        info: &RequestInfo,
+    ) -> Result<Value, DbError> {
+        let result = self.signup_inner(tenant, body, info).await;
+        if let Err(e) = &result {
+            if e.status < 500 {
+                let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+                let mut ev = LogEvent::new("fs", self.now_ms());
+                ev.client_id = s("client_id");
+                ev.user_name = s("email").map(|e| e.to_lowercase());
+                ev.connection = s("connection");
+                ev.ip = info.ip.clone();
+                ev.user_agent = info.user_agent.clone();
+                ev.description = Some(match &e.description {
+                    Value::String(d) => d.clone(),
+                    _ => e.name.to_string(),
+                });
+                if self.store.insert_logs(tenant.id, &[ev]).await.is_err() {
+                    return Err(DbError::internal());
+                }
+            }
+        }
+        result
+    }
+
+    async fn signup_inner(
         &self,
         tenant: &Tenant,
         body: &Map<String, Value>,
