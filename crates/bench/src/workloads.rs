@@ -1,0 +1,234 @@
+//! The named workloads: what one iteration of one connection sends.
+//!
+//! - `token`: client-credentials `POST /oauth/token` (JSON body, castellan and
+//!   Auth0) or a form body with `resource` (oidc-provider), see [`TokenStyle`].
+//! - `search:<class>`: `GET /api/v2/users?q=…&search_engine=v3&include_totals=true`
+//!   for one query class of [`SEARCH_CLASSES`]; `search:lottery` is the seed's
+//!   two calls (count with per_page=1, then a random page of one).
+//! - `get-user`, `patch-user` (merge one user_metadata key): a random loaded user.
+//! - `create-user`: `POST /api/v2/users` with a password (bcrypt on the server).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use hyper::Method;
+use serde_json::json;
+
+use crate::client::{enc, Conn, Req, Resp};
+use crate::data::{self, Rng};
+
+/// How a token request is written.
+#[derive(Debug, Clone)]
+pub struct TokenStyle {
+    pub path: String,
+    /// Form-encoded body instead of JSON.
+    pub form: bool,
+    /// Name of the parameter carrying the API identifier (`audience` or `resource`).
+    pub audience_param: String,
+    pub audience: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Scopes to ask for (space-separated); none asks for every granted scope.
+    pub scope: Option<String>,
+}
+
+/// What every workload may need to know about the target and its data.
+#[derive(Debug)]
+pub struct Ctx {
+    pub seed: u64,
+    pub users: u64,
+    pub token_style: TokenStyle,
+    pub bearer: Option<Arc<str>>,
+    /// Distinguishes this run's created users from earlier runs'.
+    pub nonce: u64,
+    pub created: AtomicU64,
+}
+
+/// A search query class: name, how selective it is meant to be, and its query.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchClass {
+    pub name: &'static str,
+    pub what: &'static str,
+}
+
+pub const SEARCH_CLASSES: &[SearchClass] = &[
+    SearchClass { name: "email", what: "email:\"<a random user's email>\" (exact, 1 match)" },
+    SearchClass { name: "name-prefix", what: "name:j* (prefix, ~10%)" },
+    SearchClass { name: "domain", what: "email.domain:gmail.com (exact, 25%)" },
+    SearchClass { name: "domain-rare", what: "email.domain:<random company domain> (exact, 0.015%)" },
+    SearchClass { name: "meta-eq", what: "app_metadata.plan:enterprise (metadata, 0.08%)" },
+    SearchClass { name: "meta-eq-broad", what: "user_metadata.preferences.theme:dark (metadata, 25%)" },
+    SearchClass { name: "logins-range", what: "logins_count:[300 TO 305] (range, ~0.03%)" },
+    SearchClass { name: "logins-broad", what: "logins_count:[70 TO *] (range, ~21%)" },
+    SearchClass { name: "exists", what: "_exists_:app_metadata.beta_features (0.05%)" },
+    SearchClass { name: "exists-broad", what: "_exists_:user_metadata.address (25%)" },
+    SearchClass {
+        name: "bool",
+        what: "email.domain:gmail.com AND (app_metadata.plan:enterprise OR app_metadata.roles:auditor)",
+    },
+    SearchClass { name: "suffix", what: "family_name:*son (suffix wildcard, ~9%)" },
+    SearchClass { name: "lottery", what: "NOT app_metadata.winner:true: count (per_page=1), then a random page" },
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Token,
+    Search(&'static str),
+    GetUser,
+    PatchUser,
+    CreateUser,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "token" => Kind::Token,
+            "get-user" => Kind::GetUser,
+            "patch-user" => Kind::PatchUser,
+            "create-user" => Kind::CreateUser,
+            _ => {
+                let class = s.strip_prefix("search:")?;
+                Kind::Search(SEARCH_CLASSES.iter().find(|c| c.name == class)?.name)
+            }
+        })
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Kind::Token => "token".into(),
+            Kind::Search(c) => format!("search:{c}"),
+            Kind::GetUser => "get-user".into(),
+            Kind::PatchUser => "patch-user".into(),
+            Kind::CreateUser => "create-user".into(),
+        }
+    }
+
+    pub fn needs_users(&self) -> bool {
+        matches!(self, Kind::Search(_) | Kind::GetUser | Kind::PatchUser)
+    }
+}
+
+/// One outcome of one HTTP request.
+pub struct Outcome {
+    pub resp: Result<Resp, String>,
+    pub micros: u64,
+}
+
+/// Sends `req` and times it.
+pub async fn timed(conn: &mut Conn, req: &Req) -> Outcome {
+    let t = std::time::Instant::now();
+    let resp = conn.send(req).await;
+    Outcome { resp, micros: t.elapsed().as_micros() as u64 }
+}
+
+pub fn token_request(s: &TokenStyle) -> Req {
+    if s.form {
+        let body = format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&{}={}",
+            enc(&s.client_id),
+            enc(&s.client_secret),
+            s.audience_param,
+            enc(&s.audience)
+        );
+        let body = match &s.scope {
+            Some(sc) => format!("{body}&scope={}", enc(sc)),
+            None => body,
+        };
+        Req::form(s.path.clone(), body)
+    } else {
+        let mut body = json!({
+            "grant_type": "client_credentials",
+            "client_id": s.client_id,
+            "client_secret": s.client_secret,
+        });
+        body[s.audience_param.as_str()] = json!(s.audience);
+        if let Some(sc) = &s.scope {
+            body["scope"] = json!(sc);
+        }
+        Req::json(Method::POST, s.path.clone(), &body, None)
+    }
+}
+
+fn users_path(q: &str, extra: &str) -> String {
+    format!("/api/v2/users?q={}&search_engine=v3&include_totals=true{extra}", enc(q))
+}
+
+/// The query text of a search class; randomized classes draw from `r`.
+pub fn search_query(class: &str, ctx: &Ctx, r: &mut Rng) -> String {
+    match class {
+        "email" => format!("email:\"{}\"", data::handle(ctx.seed, r.below(ctx.users.max(1))).email),
+        "name-prefix" => "name:j*".into(),
+        "domain" => "email.domain:gmail.com".into(),
+        "domain-rare" => format!("email.domain:{}", data::company_domain(r.below(data::COMPANY_DOMAINS))),
+        "meta-eq" => "app_metadata.plan:enterprise".into(),
+        "meta-eq-broad" => "user_metadata.preferences.theme:dark".into(),
+        "logins-range" => "logins_count:[300 TO 305]".into(),
+        "logins-broad" => "logins_count:[70 TO *]".into(),
+        "exists" => "_exists_:app_metadata.beta_features".into(),
+        "exists-broad" => "_exists_:user_metadata.address".into(),
+        "bool" => "email.domain:gmail.com AND (app_metadata.plan:enterprise OR app_metadata.roles:auditor)".into(),
+        "suffix" => "family_name:*son".into(),
+        _ => "NOT app_metadata.winner:true".into(),
+    }
+}
+
+/// The first search request of a class (for the lottery: the count).
+pub fn search_request(class: &str, ctx: &Ctx, r: &mut Rng) -> Req {
+    let q = search_query(class, ctx, r);
+    let extra = if class == "lottery" { "&per_page=1&include_fields=false" } else { "" };
+    Req::get(users_path(&q, extra), ctx.bearer.clone())
+}
+
+/// `total` of an include_totals response.
+pub fn total_of(resp: &Resp) -> Option<u64> {
+    resp.json()?.get("total")?.as_u64()
+}
+
+/// Runs one iteration of `kind` on `conn`; returns one outcome per request.
+pub async fn iteration(kind: Kind, ctx: &Ctx, conn: &mut Conn, r: &mut Rng, out: &mut Vec<Outcome>) {
+    match kind {
+        Kind::Token => out.push(timed(conn, &token_request(&ctx.token_style)).await),
+        Kind::Search("lottery") => {
+            let first = timed(conn, &search_request("lottery", ctx, r)).await;
+            let total = first.resp.as_ref().ok().filter(|x| x.ok()).and_then(total_of);
+            out.push(first);
+            if let Some(total) = total.filter(|t| *t > 0) {
+                let q = search_query("lottery", ctx, r);
+                let page = r.below(total);
+                let req = Req::get(
+                    users_path(&q, &format!("&page={page}&per_page=1&include_fields=false")),
+                    ctx.bearer.clone(),
+                );
+                out.push(timed(conn, &req).await);
+            }
+        }
+        Kind::Search(class) => out.push(timed(conn, &search_request(class, ctx, r)).await),
+        Kind::GetUser => {
+            let id = data::handle(ctx.seed, r.below(ctx.users.max(1))).user_id;
+            out.push(timed(conn, &Req::get(format!("/api/v2/users/{}", enc(&id)), ctx.bearer.clone())).await);
+        }
+        Kind::PatchUser => {
+            let id = data::handle(ctx.seed, r.below(ctx.users.max(1))).user_id;
+            let body = json!({"user_metadata": {"bench_counter": r.below(1_000_000)}});
+            let req = Req::json(Method::PATCH, format!("/api/v2/users/{}", enc(&id)), &body, ctx.bearer.clone());
+            out.push(timed(conn, &req).await);
+        }
+        Kind::CreateUser => {
+            let n = ctx.created.fetch_add(1, Ordering::Relaxed);
+            // A realistic profile (from far beyond the loaded range), with a
+            // fresh email on a domain no search class looks at.
+            let p = data::user(ctx.seed, 1_000_000_000 + n);
+            let body = json!({
+                "connection": data::CONNECTION,
+                "email": format!("bench-{:x}-{n}@create.bench", ctx.nonce),
+                "password": format!("Bench-Passw0rd!{n}"),
+                "given_name": p.given_name,
+                "family_name": p.family_name,
+                "name": p.name,
+                "user_metadata": p.user_metadata,
+                "app_metadata": p.app_metadata,
+            });
+            out.push(timed(conn, &Req::json(Method::POST, "/api/v2/users", &body, ctx.bearer.clone())).await);
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Smoke test of the bench tool on a tiny data set: load 200 users, start the
+//! real castellan binary, run every workload briefly, and require a table
+//! with no errors. It asserts no timings (speed is for BENCHMARKS.md).
+//!
+//! The castellan binary comes from $CASTELLAN_BIN, else target/debug, else
+//! target/release of this workspace (`cargo build --workspace` makes it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn castellan_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("CASTELLAN_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for profile in ["debug", "release"] {
+        let p = root.join("target").join(profile).join("castellan");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!(
+        "the castellan binary is missing: run `cargo build -p castellan` first (looked in target/debug and \
+         target/release), or set CASTELLAN_BIN"
+    );
+}
+
+fn bench(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_castellan-bench"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run castellan-bench: {e}"));
+    eprintln!("$ castellan-bench {}", args.join(" "));
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn every_workload_runs_without_errors_on_a_tiny_data_set() {
+    let bin = castellan_bin();
+    let bin = bin.to_str().expect("utf-8 path");
+    let dir = TempDir(std::env::temp_dir().join(format!("castellan-bench-smoke-{}", std::process::id())));
+    let d = dir.0.to_str().expect("utf-8 path");
+
+    let out = bench(&["load", "--data-dir", d, "--users", "200", "--batch", "64", "--bin", bin]);
+    assert!(out.status.success(), "load failed");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("holds 200 users"));
+
+    let out = bench(&[
+        "run",
+        "--data-dir",
+        d,
+        "--bin",
+        bin,
+        "--workloads",
+        "all",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0.1",
+        "--connections",
+        "2",
+        "--create-connections",
+        "2",
+        "--server-log",
+        "warn",
+        "--fail-on-error",
+    ]);
+    assert!(out.status.success(), "a workload had errors or no successful request");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("| workload | conns |"), "no table");
+    for w in [
+        "| token |",
+        "| search:email |",
+        "| search:name-prefix |",
+        "| search:lottery |",
+        "| get-user |",
+        "| patch-user |",
+        "| create-user (+probes) |",
+        "| probe token (under create-user) |",
+    ] {
+        assert!(table.contains(w), "no row {w}");
+    }
+    // The exact email search finds its one user.
+    let email_row = table.lines().find(|l| l.starts_with("| search:email |")).unwrap_or("");
+    assert_eq!(email_row.split('|').nth(11).map(str::trim), Some("1"), "{email_row}");
+
+    // The tool notices failures: a wrong client secret makes every token request a 401.
+    let out = bench(&[
+        "run",
+        "--data-dir",
+        d,
+        "--bin",
+        bin,
+        "--workloads",
+        "token",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0",
+        "--connections",
+        "1",
+        "--client-secret",
+        "wrong",
+        "--server-log",
+        "warn",
+        "--fail-on-error",
+    ]);
+    assert!(!out.status.success(), "errors went unnoticed");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"));
+}
