@@ -100,16 +100,20 @@ fn body_map(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, DbEr
     let invalid =
         |what: &str| DbError { status: 400, name: "BadRequestError", code: "invalid_body", description: json!(what) };
     let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if ctype.starts_with("application/json") {
+    let map: Map<String, Value> = if ctype.starts_with("application/json") {
         match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(m)) => Ok(m),
-            _ => Err(invalid("Invalid JSON body")),
+            Ok(Value::Object(m)) => m,
+            _ => return Err(invalid("Invalid JSON body")),
         }
     } else {
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
             .map(|pairs| pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-            .map_err(|_| invalid("Invalid form body"))
+            .map_err(|_| invalid("Invalid form body"))?
+    };
+    if map.iter().any(|(k, v)| k.contains('\0') || crate::extract::has_nul(v)) {
+        return Err(invalid("Body must not contain NUL characters"));
     }
+    Ok(map)
 }
 
 async fn signup(

@@ -156,10 +156,27 @@ pub fn client_ip(parts: &Parts) -> Option<String> {
 /// Auth0 accepts request bodies up to 1 MB.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// A JSON body parsed to a value; broken JSON is a 400 invalid_body.
+/// A JSON body parsed to a value; broken JSON is a 400 invalid_body, and so is
+/// a NUL character anywhere in it.
 pub struct JsonBody(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let LaxJsonBody(v) = LaxJsonBody::from_request(req, state).await?;
+        if has_nul(&v) {
+            return Err(ApiError::invalid_body("Payload validation error: 'Strings may not contain NUL characters'."));
+        }
+        Ok(JsonBody(v))
+    }
+}
+
+/// A JSON body that may hold NUL characters: for handlers whose own validation
+/// answers them with a more precise Auth0 message (roles).
+pub struct LaxJsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for LaxJsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -172,8 +189,19 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             ));
         }
         serde_json::from_slice(&bytes)
-            .map(JsonBody)
+            .map(LaxJsonBody)
             .map_err(|_| ApiError::invalid_body("Invalid request payload JSON format"))
+    }
+}
+
+/// Whether any string or key of a JSON value holds a NUL character (which
+/// PostgreSQL cannot store): such input is refused at the edge.
+pub fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 
@@ -186,8 +214,34 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let raw = parts.uri.query().unwrap_or("");
+        let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+            .map_err(|_| ApiError::invalid_query("Invalid request query string"))?;
+        if pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(ApiError::invalid_query("Query validation error: 'Strings may not contain NUL characters'."));
+        }
+        Ok(QueryPairs(pairs))
+    }
+}
+
+/// A query string that may hold NUL: for handlers that answer it themselves
+/// (roles' `name_filter` simply matches nothing).
+pub struct LaxQueryPairs(pub QueryPairs);
+
+impl std::ops::Deref for LaxQueryPairs {
+    type Target = QueryPairs;
+
+    fn deref(&self) -> &QueryPairs {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for LaxQueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or("");
         serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
-            .map(QueryPairs)
+            .map(|p| LaxQueryPairs(QueryPairs(p)))
             .map_err(|_| ApiError::invalid_query("Invalid request query string"))
     }
 }
@@ -239,16 +293,33 @@ impl<S: Send + Sync> FromRequestParts<S> for Info {
     }
 }
 
-/// One percent-decoded path segment (`/users/{id}`).
+/// One percent-decoded path segment (`/users/{id}`); a NUL in it is a 400
+/// invalid_uri.
 pub struct PathId(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let LaxPathId(id) = LaxPathId::from_request_parts(parts, state).await?;
+        if id.contains('\0') {
+            return Err(ApiError::bad_request("Invalid request URI", "invalid_uri"));
+        }
+        Ok(PathId(id))
+    }
+}
+
+/// A path segment that may hold NUL: for handlers whose store answers such ids
+/// as not found (roles).
+pub struct LaxPathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for LaxPathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
-            .map(|p| PathId(p.0))
+            .map(|p| LaxPathId(p.0))
             .map_err(|_| ApiError::bad_request("Invalid request URI", "invalid_uri"))
     }
 }

@@ -16,7 +16,9 @@ use castellan_service::App;
 use serde::Serialize;
 
 use crate::error::{json_response, ApiError};
-use crate::extract::{AppState, JsonBody, Mgmt, PathId, QueryPairs};
+// Roles validate NUL characters themselves (Auth0's control-character message,
+// not-found ids), so they take the lax extractors.
+use crate::extract::{AppState, LaxJsonBody as JsonBody, LaxPathId as PathId, LaxQueryPairs as QueryPairs, Mgmt};
 use crate::paging::{Checkpoint, Offset};
 
 type ApiResult = Result<Response, ApiError>;

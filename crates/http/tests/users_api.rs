@@ -374,3 +374,35 @@ async fn bad_bodies_change_nothing() {
     let r = s.call("GET", "/api/v2/users/%FF", Some(&t), None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_at_the_edge() {
+    // PostgreSQL cannot store U+0000, so it is refused before any store is asked.
+    let s = TestServer::start().await;
+    let t = s.admin_token().await;
+    let u = create(&s, &t, json!({"connection": CONN, "email": "nul@example.com", "password": "Passw0rd!"})).await;
+    let path = format!("/api/v2/users/{}", enc(u["user_id"].as_str().unwrap()));
+    let r = s.call("GET", "/api/v2/users/auth0%7C%00x", Some(&t), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(r.body["errorCode"], "invalid_uri");
+    let r = s.call("GET", "/api/v2/users?q=name:%00", Some(&t), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(r.body["errorCode"], "invalid_query_string");
+    let r = s.call("PATCH", &path, Some(&t), Some(json!({"name": "a\u{0}b"}))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(r.body["errorCode"], "invalid_body");
+    let r = s.call("PATCH", &path, Some(&t), Some(json!({"user_metadata": {"k\u{0}": 1}}))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let r = s
+        .call(
+            "POST",
+            "/api/v2/users",
+            Some(&t),
+            Some(json!({"connection": CONN, "email": "x\u{0}@example.com", "password": "Passw0rd!"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let after = s.call("GET", &path, Some(&t), None).await;
+    assert_eq!(after.body["name"], u["name"]);
+    assert!(after.body.get("user_metadata").is_none_or(|m| m.get("k\u{0}").is_none()));
+}
