@@ -212,15 +212,18 @@ pub struct QueryPairs(pub Vec<(String, String)>);
 impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let raw = parts.uri.query().unwrap_or("");
-        let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
-            .map_err(|_| ApiError::invalid_query("Invalid request query string"))?;
-        if pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let LaxQueryPairs(pairs) = LaxQueryPairs::from_request_parts(parts, state).await?;
+        if pairs_have_nul(&pairs.0) {
             return Err(ApiError::invalid_query("Query validation error: 'Strings may not contain NUL characters'."));
         }
-        Ok(QueryPairs(pairs))
+        Ok(pairs)
     }
+}
+
+/// Whether any key or value of decoded form/query pairs holds a NUL character.
+pub fn pairs_have_nul(pairs: &[(String, String)]) -> bool {
+    pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0'))
 }
 
 /// A query string that may hold NUL: for handlers that answer it themselves

@@ -38,7 +38,7 @@ pub(crate) fn parse_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(Stri
     } else {
         serde_urlencoded::from_bytes(body).map_err(|_| bad("Invalid form body"))?
     };
-    if pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+    if crate::extract::pairs_have_nul(&pairs) {
         return Err(bad("Parameters may not contain NUL characters"));
     }
     Ok(pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect())
