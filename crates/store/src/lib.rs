@@ -96,7 +96,10 @@ impl Store {
                         conn.execute("PRAGMA synchronous=NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout=10000").await?;
                         conn.execute("PRAGMA foreign_keys=ON").await?;
-                        conn.execute("PRAGMA cache_size=-32000").await?;
+                        // 8 MB a connection (8 connections): the OS keeps the
+                        // rest of the hot pages; larger caches only multiplied
+                        // the resident set under search.
+                        conn.execute("PRAGMA cache_size=-8000").await?;
                     }
                     Ok(())
                 })
@@ -154,6 +157,10 @@ pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64> {
 
 pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>> {
     row.try_get::<Option<String>, _>(col).map_err(StoreError::from)
+}
+
+pub(crate) fn get_opt_f64(row: &AnyRow, col: &str) -> Result<Option<f64>> {
+    row.try_get::<Option<f64>, _>(col).map_err(StoreError::from)
 }
 
 /// Maps a unique-constraint violation to `Conflict`.

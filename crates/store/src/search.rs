@@ -79,6 +79,11 @@ pub struct SearchPage {
 const MAX_CHAR: char = '\u{10FFFF}';
 
 impl Store {
+    /// A page of the users matching `filter`, and the count when asked.
+    ///
+    /// The page is found in two steps: the primary keys first (an index walk
+    /// that never loads a document it skips, so deep offsets and sorts stay
+    /// small), then the page's documents by key.
     pub async fn search_users(
         &self,
         tenant: i64,
@@ -88,8 +93,8 @@ impl Store {
         limit: u64,
         with_total: bool,
     ) -> Result<SearchPage> {
-        let mut q = Sql::new("SELECT ");
-        q.push(USER_COLUMNS).push(" FROM users u WHERE u.tenant_id = ").int(tenant).push(" AND ");
+        let mut q = Sql::new("SELECT u.pk FROM users u");
+        self.users_of_tenant(&mut q, tenant, filter, sort.is_none());
         self.condition(&mut q, tenant, filter);
         match sort {
             Some(s) => {
@@ -105,48 +110,203 @@ impl Store {
             .int(limit.min(i64::MAX as u64) as i64)
             .push(" OFFSET ")
             .int(offset.min(i64::MAX as u64) as i64);
-        let rows = q.build().fetch_all(&self.pool).await?;
-        let users = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
+        let mut keys = Vec::new();
+        for row in q.build().fetch_all(&self.pool).await? {
+            keys.push(get_i64(&row, "pk")?);
+        }
+        let users = self.users_by_pk(&keys).await?;
         let total = if with_total { Some(self.count_users(tenant, filter).await?) } else { None };
         Ok(SearchPage { users, total })
     }
 
-    /// The query plan of a user search's count, one line per plan row; used
-    /// by tests to prove every query class is answered from an index.
-    pub async fn explain_user_search(&self, tenant: i64, filter: &Filter) -> Result<String> {
-        let mut q = Sql::new(match self.dialect {
-            Dialect::Sqlite => "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM users u WHERE u.tenant_id = ",
-            Dialect::Postgres => "EXPLAIN SELECT COUNT(*) FROM users u WHERE u.tenant_id = ",
-        });
+    /// The documents of `keys`, in that order (keys deleted meanwhile are
+    /// left out).
+    async fn users_by_pk(&self, keys: &[i64]) -> Result<Vec<StoredUser>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new("SELECT ");
+        q.push(USER_COLUMNS).push(" FROM users WHERE pk IN (");
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.int(*k);
+        }
+        q.push(")");
+        let mut found = std::collections::HashMap::with_capacity(keys.len());
+        for row in q.build().fetch_all(&self.pool).await? {
+            let u = decode(&row)?;
+            found.insert(u.pk, u);
+        }
+        Ok(keys.iter().filter_map(|k| found.remove(k)).collect())
+    }
+
+    /// `FROM users u` continued with the tenant test, written so that the
+    /// cheapest index drives: when every match must have a search term, the
+    /// terms index does (SQLite's `+` keeps the users indexes out of it);
+    /// otherwise the tenant's users are walked in key order.
+    fn users_of_tenant(&self, q: &mut Sql, tenant: i64, filter: &Filter, pk_order: bool) {
+        match self.dialect {
+            Dialect::Sqlite if anchored(filter) => {
+                q.push(" WHERE +u.tenant_id = ");
+            }
+            Dialect::Sqlite if pk_order => {
+                q.push(" INDEXED BY users_tenant WHERE u.tenant_id = ");
+            }
+            _ => {
+                q.push(" WHERE u.tenant_id = ");
+            }
+        }
         q.int(tenant).push(" AND ");
-        self.condition(&mut q, tenant, filter);
+    }
+
+    /// The query plans of a user search (its count, then its first page),
+    /// one line per plan row; used by tests to prove every query class is
+    /// answered from an index.
+    pub async fn explain_user_search(&self, tenant: i64, filter: &Filter) -> Result<String> {
+        let prefix = match self.dialect {
+            Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
+            Dialect::Postgres => "EXPLAIN ",
+        };
+        let mut count = Sql::new(prefix);
+        self.count_sql(&mut count, tenant, filter);
+        let mut page = Sql::new(prefix);
+        page.push("SELECT u.pk FROM users u");
+        self.users_of_tenant(&mut page, tenant, filter, true);
+        self.condition(&mut page, tenant, filter);
+        page.push(" ORDER BY u.pk ASC LIMIT 50");
         let mut conn = self.pool.acquire().await?;
         if self.dialect == Dialect::Postgres {
             // Tiny test tables make sequential scans cheapest; forbid them to
             // see which indexes the planner can use.
             sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await?;
         }
-        let rows = q.build().fetch_all(&mut *conn).await;
+        let mut rows = Vec::new();
+        let mut failed = None;
+        for q in [&count, &page] {
+            match q.build().fetch_all(&mut *conn).await {
+                Ok(r) => rows.extend(r),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
         if self.dialect == Dialect::Postgres {
             sqlx::query("SET enable_seqscan = on").execute(&mut *conn).await?;
+        }
+        if let Some(e) = failed {
+            return Err(e.into());
         }
         let col = match self.dialect {
             Dialect::Sqlite => "detail",
             Dialect::Postgres => "QUERY PLAN",
         };
         let mut out = Vec::new();
-        for r in rows? {
+        for r in rows {
             out.push(crate::get_str(&r, col)?);
         }
         Ok(out.join("\n"))
     }
 
+    /// How many users match: counted from the search terms (a set
+    /// expression over index ranges), never by visiting the users.
     pub async fn count_users(&self, tenant: i64, filter: &Filter) -> Result<u64> {
-        let mut q = Sql::new("SELECT COUNT(*) AS n FROM users u WHERE u.tenant_id = ");
-        q.int(tenant).push(" AND ");
-        self.condition(&mut q, tenant, filter);
+        let mut q = Sql::new("");
+        self.count_sql(&mut q, tenant, filter);
         let row = q.build().fetch_one(&self.pool).await?;
         Ok(get_i64(&row, "n")?.max(0) as u64)
+    }
+
+    fn count_sql(&self, q: &mut Sql, tenant: i64, filter: &Filter) {
+        match filter {
+            Filter::Field { path, kind, cond } => {
+                // One row per user for single-valued fields; arrays and
+                // identities may repeat a user.
+                q.push(if single_valued(path.as_str()) {
+                    "SELECT COUNT(*)"
+                } else {
+                    "SELECT COUNT(DISTINCT t.user_pk)"
+                });
+                q.push(" AS n FROM user_terms t WHERE t.tenant_id = ");
+                q.int(tenant).push(" AND t.field = ").text(path.as_str());
+                self.term_condition(q, *kind, cond);
+            }
+            _ => {
+                q.push("SELECT COUNT(*) AS n FROM (");
+                self.key_set(q, tenant, filter);
+                q.push(") c");
+            }
+        }
+    }
+
+    /// A compound SELECT of the keys (`pk`) of the users matching `f`:
+    /// INTERSECT for AND, UNION for OR, EXCEPT from the tenant's users for
+    /// NOT.
+    fn key_set(&self, q: &mut Sql, tenant: i64, f: &Filter) {
+        match f {
+            Filter::All => all_keys(q, tenant),
+            Filter::Field { path, kind, cond } => {
+                q.push("SELECT t.user_pk AS pk FROM user_terms t WHERE t.tenant_id = ");
+                q.int(tenant).push(" AND t.field = ").text(path.as_str());
+                self.term_condition(q, *kind, cond);
+            }
+            Filter::Not(inner) => {
+                all_keys(q, tenant);
+                q.push(" EXCEPT ");
+                self.key_operand(q, tenant, inner);
+            }
+            Filter::Or(items) => {
+                if items.is_empty() {
+                    // Matches nothing.
+                    all_keys(q, tenant);
+                    q.push(" AND 1 = 0");
+                    return;
+                }
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        q.push(" UNION ");
+                    }
+                    self.key_operand(q, tenant, item);
+                }
+            }
+            Filter::And(items) => {
+                // Positive parts intersected first, then the negated ones
+                // taken away: the same result whatever the operators'
+                // precedence (PostgreSQL binds INTERSECT tighter, SQLite
+                // reads left to right).
+                let (neg, pos): (Vec<&Filter>, Vec<&Filter>) =
+                    items.iter().filter(|i| !matches!(i, Filter::All)).partition(|i| matches!(i, Filter::Not(_)));
+                if pos.is_empty() {
+                    all_keys(q, tenant);
+                }
+                for (i, item) in pos.iter().enumerate() {
+                    if i > 0 {
+                        q.push(" INTERSECT ");
+                    }
+                    self.key_operand(q, tenant, item);
+                }
+                for item in neg {
+                    if let Filter::Not(inner) = item {
+                        q.push(" EXCEPT ");
+                        self.key_operand(q, tenant, inner);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `f`'s key set as one operand of a compound SELECT (compounds are
+    /// wrapped in a sub-select: SQLite takes no parentheses there).
+    fn key_operand(&self, q: &mut Sql, tenant: i64, f: &Filter) {
+        if matches!(f, Filter::Field { .. }) {
+            self.key_set(q, tenant, f);
+        } else {
+            q.push("SELECT pk FROM (");
+            self.key_set(q, tenant, f);
+            q.push(") s");
+        }
     }
 
     fn condition(&self, q: &mut Sql, tenant: i64, f: &Filter) {
@@ -237,4 +397,24 @@ fn bound(q: &mut Sql, kind: FieldKind, b: &Bound<Scalar>, incl: &str, excl: &str
     };
     let (col, arg) = column_arg(kind, v);
     q.push(" AND t.").push(col).push(" ").push(op).push(" ").arg(arg);
+}
+
+/// Whether every user that `f` matches has a search term that `f` names, so
+/// that the terms index can drive the page query.
+fn anchored(f: &Filter) -> bool {
+    match f {
+        Filter::All | Filter::Not(_) => false,
+        Filter::Field { .. } => true,
+        Filter::And(items) => items.iter().any(anchored),
+        Filter::Or(items) => !items.is_empty() && items.iter().all(anchored),
+    }
+}
+
+/// Fields with at most one term per user (see `terms::user_terms`).
+fn single_valued(path: &str) -> bool {
+    !(path.starts_with("identities.") || path.starts_with("user_metadata") || path.starts_with("app_metadata"))
+}
+
+fn all_keys(q: &mut Sql, tenant: i64) {
+    q.push("SELECT pk FROM users WHERE tenant_id = ").int(tenant);
 }
