@@ -76,7 +76,7 @@ impl App {
                     }
                     Err(err) => e.description = Some(err.description.clone()),
                 }
-                if let Err(log_err) = self.store.insert_logs(tenant.id, &[e]).await {
+                if let Err(log_err) = self.log_events(tenant.id, &[e]).await {
                     tracing::error!(error = %log_err, "could not record the token event");
                     return Err(OAuthError::internal());
                 }

@@ -262,7 +262,7 @@ async fn rewrite_terms(tx: &mut Transaction<'_, Any>, tenant: i64, pk: i64, u: &
     }
     for (k, (n, t)) in new {
         if old.get(&k) != Some(&n) {
-            add.extend(std::iter::repeat(t).take(n as usize));
+            add.extend(std::iter::repeat_n(t, n as usize));
         }
     }
     write_terms(tx, tenant, pk, &add).await
