@@ -219,7 +219,8 @@ async fn concurrent_token_events_are_each_written_once() {
     assert_eq!(ok.body["total"], 17, "{:?}", ok.body["total"]);
     let failed = s.call("GET", "/api/v2/logs?q=type:feccft&include_totals=true&per_page=100", Some(&t), None).await;
     assert_eq!(failed.body["total"], 16);
-    let mut ids: Vec<&str> = ok.body["logs"].as_array().unwrap().iter().map(|e| e["log_id"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> =
+        ok.body["logs"].as_array().unwrap().iter().map(|e| e["log_id"].as_str().unwrap()).collect();
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 17, "log ids are unique");

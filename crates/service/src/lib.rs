@@ -45,6 +45,7 @@ pub struct App {
     pub hasher: PasswordHasher,
     tenants: Arc<tenants::TenantCache>,
     events: Arc<events::GroupCommit>,
+    m2m: Arc<token::M2mCache>,
 }
 
 impl App {
@@ -55,6 +56,7 @@ impl App {
             hasher,
             tenants: Arc::new(tenants::TenantCache::default()),
             events: Arc::new(events::GroupCommit::default()),
+            m2m: Arc::new(token::M2mCache::default()),
         }
     }
 

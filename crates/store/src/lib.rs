@@ -65,6 +65,9 @@ pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
     write_lock: Option<Arc<Mutex<()>>>,
+    /// Bumped after every committed change to clients, client grants,
+    /// resource servers or connections (see `config_generation`).
+    config_gen: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -106,7 +109,12 @@ impl Store {
             })
             .connect(url)
             .await?;
-        let store = Store { pool, dialect, write_lock: (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(()))) };
+        let store = Store {
+            pool,
+            dialect,
+            write_lock: (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            config_gen: Arc::default(),
+        };
         schema::migrate(&store).await?;
         Ok(store)
     }
@@ -114,6 +122,19 @@ impl Store {
     /// The SQLite URL for a file in `dir`.
     pub fn sqlite_url(path: &std::path::Path) -> String {
         format!("sqlite://{}?mode=rwc", path.display())
+    }
+
+    /// A counter of the configuration changes this process has committed
+    /// (clients, grants, resource servers, connections): a cache that read
+    /// the counter before reading the data is current while it is unchanged.
+    /// Changes by other processes (another instance, the CLI) are not
+    /// counted: caches also expire.
+    pub fn config_generation(&self) -> u64 {
+        self.config_gen.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn config_changed(&self) {
+        self.config_gen.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     pub fn dialect(&self) -> Dialect {
