@@ -64,10 +64,12 @@ pub(crate) struct M2mConfig {
 }
 
 type M2mKey = (i64, String, Option<String>);
+/// When it was read, the configuration generation it was read at, the data.
+type M2mEntry = (Instant, u64, Arc<M2mConfig>);
 
 #[derive(Default)]
 pub(crate) struct M2mCache {
-    entries: Mutex<HashMap<M2mKey, (Instant, u64, Arc<M2mConfig>)>>,
+    entries: Mutex<HashMap<M2mKey, M2mEntry>>,
 }
 
 impl M2mCache {
