@@ -571,3 +571,121 @@ async fn applications_apis_roles_and_connections() {
     let enabled = s.call("GET", &format!("/api/v2/connections/{conn_id}/clients"), Some(&t), None).await;
     assert!(enabled.raw.windows(client_id.len()).any(|w| w == client_id.as_bytes()), "{:?}", enabled.body);
 }
+
+/// The client grants of `client_id` through the Management API.
+async fn grants_of(s: &TestServer, client_id: &str) -> Value {
+    let t = s.admin_token().await;
+    s.call("GET", &format!("/api/v2/client-grants?client_id={client_id}"), Some(&t), None).await.body
+}
+
+#[tokio::test]
+async fn an_m2m_application_is_authorized_for_an_api_and_gets_a_test_token() {
+    let s = TestServer::start().await;
+    let c = sign_in(&s).await;
+    let token = session_csrf(&s, &c).await;
+    let p = post(
+        &s,
+        "/dashboard/applications",
+        &c,
+        &[("csrf", &token), ("name", "worker"), ("app_type", "non_interactive")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let app_page = p.location.split('?').next().unwrap().to_string();
+    let client_id = app_page.rsplit('/').next().unwrap().to_string();
+    let tab = format!("{app_page}/apis");
+    let p = get(&s, &tab, &c).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    assert!(p.html.contains("Not authorized"));
+    assert!(p.html.contains(r#"value="read:users""#));
+
+    // Without the CSRF token nothing is granted.
+    let fields = [("audience", AUDIENCE), ("scope", "read:users"), ("scope", "read:clients")];
+    let p = post(&s, &tab, &c, &fields).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(grants_of(&s, &client_id).await, json!([]));
+    // A permission the API does not define is refused, with the reason.
+    let p = post(&s, &tab, &c, &[("csrf", &token), ("audience", AUDIENCE), ("scope", "launch:rockets")]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.html.contains("launch:rockets is not a permission of the API"), "{}", p.html);
+    assert_eq!(grants_of(&s, &client_id).await, json!([]));
+    // An unknown API too.
+    let p = post(&s, &tab, &c, &[("csrf", &token), ("audience", "https://nope.example")]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.html.contains(r#"role="alert""#));
+
+    let mut authorized = fields.to_vec();
+    authorized.push(("csrf", &token));
+    let p = post(&s, &tab, &c, &authorized).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    assert_eq!(p.location, format!("{tab}?ok=grant_created"));
+    let grants = grants_of(&s, &client_id).await;
+    assert_eq!(grants[0]["audience"], AUDIENCE);
+    assert_eq!(grants[0]["scope"], json!(["read:users", "read:clients"]));
+    let grant_id = grants[0]["id"].as_str().unwrap().to_string();
+    let t = s.admin_token().await;
+    let logs = s.call("GET", "/api/v2/logs?q=type:sapi&sort=date:-1", Some(&t), None).await.body;
+    assert_eq!(logs[0]["details"]["request"]["path"], "/api/v2/client-grants");
+    let p = get(&s, &format!("{tab}?ok=grant_created"), &c).await;
+    assert!(p.html.contains("The application is authorized for the API."));
+    assert!(p.html.contains("Authorized"));
+
+    // The Management API's Test tab now issues this application a token.
+    let apis = s.call("GET", "/api/v2/resource-servers", Some(&t), None).await.body;
+    let mgmt = apis.as_array().unwrap().iter().find(|a| a["identifier"] == AUDIENCE).unwrap();
+    let api_page = format!("/dashboard/apis/{}", mgmt["id"].as_str().unwrap());
+    let p = get(&s, &api_page, &c).await;
+    assert!(p.html.contains(&format!(r#"<option value="{client_id}">worker</option>"#)), "{}", p.html);
+    let p = post(&s, &format!("{api_page}/test"), &c, &[("csrf", &token), ("client_id", &client_id)]).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    assert!(p.html.contains("access_token"), "{}", p.html);
+    assert!(p.html.contains("read:users read:clients"), "{}", p.html);
+
+    // Changing the chosen permissions.
+    let grant_uri = format!("{tab}/{grant_id}");
+    let p = post(&s, &grant_uri, &c, &[("csrf", &token), ("scope", "read:users")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    assert_eq!(grants_of(&s, &client_id).await[0]["scope"], json!(["read:users"]));
+    let p = post(&s, &grant_uri, &c, &[("csrf", &token), ("scope", "read:users"), ("scope", "bogus")]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert_eq!(grants_of(&s, &client_id).await[0]["scope"], json!(["read:users"]));
+
+    // Another application's grant, or another tenant's, is not reachable through this page.
+    let admin_grant = grants_of(&s, ADMIN_ID).await[0]["id"].as_str().unwrap().to_string();
+    let other_tenant_grant = {
+        let tenant = s.app.tenant_for_host("other.test").await.unwrap().unwrap();
+        let filter = castellan_service::DocFilter { audience: None, client_id: Some("otheradmin".into()) };
+        let (g, _) = s.app.list_client_grants(&tenant, &filter, |_| true, 0, 10).await.unwrap();
+        g[0]["id"].as_str().unwrap().to_string()
+    };
+    for forged in [&admin_grant, &other_tenant_grant] {
+        let p = post(&s, &format!("{tab}/{forged}"), &c, &[("csrf", &token)]).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.html);
+        let p = post(&s, &format!("{tab}/{forged}/revoke"), &c, &[("csrf", &token)]).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.html);
+    }
+    assert!(grants_of(&s, ADMIN_ID).await[0]["scope"].as_array().unwrap().len() > 10);
+    let p = post(&s, "/dashboard/applications/otheradmin/apis", &c, &authorized).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.html);
+
+    // Revoking: a confirmation, then the grant is gone and the token refused.
+    let p = get(&s, &format!("{grant_uri}/revoke"), &c).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("cannot be undone"));
+    let p = post(&s, &format!("{grant_uri}/revoke"), &c, &[]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = post(&s, &format!("{grant_uri}/revoke"), &c, &[("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    assert_eq!(grants_of(&s, &client_id).await, json!([]));
+    let logs = s.call("GET", "/api/v2/logs?q=type:sapi&sort=date:-1", Some(&t), None).await.body;
+    assert_eq!(logs[0]["details"]["request"]["path"], format!("/api/v2/client-grants/{grant_id}"));
+
+    // The last authorization for the Management API stays.
+    let admin_tab = format!("/dashboard/applications/{ADMIN_ID}/apis/{admin_grant}/revoke");
+    let p = get(&s, &admin_tab, &c).await;
+    assert!(p.html.contains("only application authorized for the Management API"), "{}", p.html);
+    assert!(!p.html.contains("confirm-revoke"));
+    let p = post(&s, &admin_tab, &c, &[("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert_eq!(grants_of(&s, ADMIN_ID).await.as_array().unwrap().len(), 1);
+}

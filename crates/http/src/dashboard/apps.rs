@@ -34,6 +34,19 @@ const APP_TYPES: &[(&str, &str)] = &[
 ];
 const GRANTS: &[&str] = &["authorization_code", "implicit", "refresh_token", "client_credentials", "password"];
 
+/// The tabs of an application's pages (`current`: "settings" or "apis").
+pub(super) fn app_tabs(id: &str, current: &str) -> String {
+    let href = format!("/dashboard/applications/{}", enc(id));
+    [("settings", "Settings", href.clone()), ("apis", "APIs", format!("{href}/apis"))]
+        .iter()
+        .map(|(k, label, to)| {
+            let cur = if *k == current { r#" aria-current="page""# } else { "" };
+            format!(r#"<li><a href="{}" id="tab-{k}"{cur}>{label}</a></li>"#, esc(to))
+        })
+        .fold(r#"<ul class="tabs" role="list">"#.to_string(), |acc, li| acc + &li)
+        + "</ul>"
+}
+
 fn lines(v: &Value, key: &str) -> String {
     v.get(key)
         .and_then(Value::as_array)
@@ -123,7 +136,7 @@ async fn app_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&st
         )
     };
     let body = format!(
-        r#"{err}<h2>Credentials</h2><dl class="kv"><dt>Domain</dt><dd><code>{domain}</code></dd><dt>Client ID</dt><dd><code id="client-id">{cid}</code></dd><dt>Client secret</dt>{secret}</dl>
+        r#"{tabs}{err}<h2>Credentials</h2><dl class="kv"><dt>Domain</dt><dd><code>{domain}</code></dd><dt>Client ID</dt><dd><code id="client-id">{cid}</code></dd><dt>Client secret</dt>{secret}</dl>
 <form method="post" action="{href_e}/rotate">{csrf}<p class="hint">Rotating makes the current secret stop working at once.</p><button type="submit" class="danger" id="rotate-secret">Rotate secret</button></form>
 <h2>Settings</h2>
 <form method="post" action="{href_e}">{csrf}
@@ -134,6 +147,7 @@ async fn app_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&st
 <fieldset><legend>Grant types</legend>{grants}</fieldset>
 <button type="submit" id="save-application">Save changes</button>
 </form>"#,
+        tabs = app_tabs(id, "settings"),
         err = error.map(alert).unwrap_or_default(),
         domain = esc(&admin.tenant.domain),
         cid = esc(s(&a, "client_id")),
@@ -240,7 +254,7 @@ async fn api_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&st
         options.push_str(&format!(r#"<option value="{}">{}</option>"#, esc(cid), esc(&name)));
     }
     let test_form = if options.is_empty() {
-        r#"<p class="empty">No application is authorized for this API yet (it needs a client grant).</p>"#.to_string()
+        r#"<p class="empty">No application is authorized for this API yet. Authorize one on its APIs tab (<a href="/dashboard/applications">Applications</a>).</p>"#.to_string()
     } else {
         format!(
             r#"<form method="post" action="{}/test" class="row">{}<div><label for="client_id">Application</label><select id="client_id" name="client_id">{options}</select></div><div><button type="submit" id="get-token">Get a test token</button></div></form>"#,

@@ -10,6 +10,7 @@
 //! events. Markup and escaping follow the hosted pages (`crate::hosted`).
 
 mod apps;
+mod grants;
 mod logs;
 mod roles;
 mod signin;
@@ -37,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .merge(signin::routes())
         .merge(users::routes())
         .merge(apps::routes())
+        .merge(grants::routes())
         .merge(roles::routes())
         .merge(logs::routes())
 }
@@ -75,6 +77,9 @@ const FLASHES: &[(&str, &str)] = &[
     ("app_created", "The application was created."),
     ("app_saved", "The application settings were saved."),
     ("secret_rotated", "The client secret was rotated. Update the applications that use it."),
+    ("grant_created", "The application is authorized for the API."),
+    ("grant_saved", "The permissions were saved."),
+    ("grant_revoked", "The authorization was revoked."),
     ("api_created", "The API was created."),
     ("api_saved", "The API was saved."),
     ("role_created", "The role was created."),
