@@ -689,3 +689,112 @@ async fn an_m2m_application_is_authorized_for_an_api_and_gets_a_test_token() {
     assert_eq!(p.status, StatusCode::BAD_REQUEST);
     assert_eq!(grants_of(&s, ADMIN_ID).await.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn applications_apis_roles_and_connections_are_deleted_after_a_confirmation() {
+    let s = TestServer::start().await;
+    let c = sign_in(&s).await;
+    let token = session_csrf(&s, &c).await;
+    let t = s.admin_token().await;
+    let created = |p: Page| {
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+        p.location.split('?').next().unwrap().to_string()
+    };
+    let app = created(
+        post(&s, "/dashboard/applications", &c, &[("csrf", &token), ("name", "old"), ("app_type", "spa")]).await,
+    );
+    let api = created(
+        post(&s, "/dashboard/apis", &c, &[("csrf", &token), ("name", "Old"), ("identifier", "https://old.example")])
+            .await,
+    );
+    let role = created(post(&s, "/dashboard/roles", &c, &[("csrf", &token), ("name", "old-role")]).await);
+    let conn = s
+        .call(
+            "POST",
+            "/api/v2/connections",
+            Some(&t),
+            Some(json!({"name": "old-db", "strategy": "auth0", "enabled_clients": [ADMIN_ID]})),
+        )
+        .await
+        .body;
+    let conn = format!("/dashboard/connections/{}", conn["id"].as_str().unwrap());
+    let gone_user =
+        api_user(&s, json!({"connection": "old-db", "email": "gone@example.com", "password": "S3cret-Passw0rd"})).await;
+
+    for (page, api_path, listed) in [
+        (
+            &app,
+            format!("/api/v2/clients/{}", app.rsplit('/').next().unwrap()),
+            "/dashboard/applications?ok=app_deleted",
+        ),
+        (
+            &api,
+            format!("/api/v2/resource-servers/{}", api.rsplit('/').next().unwrap()),
+            "/dashboard/apis?ok=api_deleted",
+        ),
+        (&role, format!("/api/v2/roles/{}", role.rsplit('/').next().unwrap()), "/dashboard/roles?ok=role_deleted"),
+        (
+            &conn,
+            format!("/api/v2/connections/{}", conn.rsplit('/').next().unwrap()),
+            "/dashboard/connections?ok=connection_deleted",
+        ),
+    ] {
+        // The page links to a confirmation that says it cannot be undone.
+        let shown = get(&s, page, &c).await;
+        assert!(shown.html.contains(&format!(r#"href="{page}/delete""#)), "{page}");
+        let confirm = get(&s, &format!("{page}/delete"), &c).await;
+        assert_eq!(confirm.status, StatusCode::OK, "{page}: {}", confirm.html);
+        assert!(confirm.html.contains("This cannot be undone"), "{page}");
+        assert!(confirm.html.contains("confirm-delete"), "{page}");
+        // Without the CSRF token nothing happens.
+        let p = post(&s, &format!("{page}/delete"), &c, &[]).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{page}");
+        assert_eq!(s.call("GET", &api_path, Some(&t), None).await.status, StatusCode::OK, "{api_path}");
+        let p = post(&s, &format!("{page}/delete"), &c, &[("csrf", &token)]).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{page}: {}", p.html);
+        assert_eq!(p.location, listed);
+        assert_eq!(s.call("GET", &api_path, Some(&t), None).await.status, StatusCode::NOT_FOUND, "{api_path}");
+        let logs = s.call("GET", "/api/v2/logs?q=type:sapi&sort=date:-1", Some(&t), None).await.body;
+        assert_eq!(logs[0]["details"]["request"]["method"], "delete", "{page}");
+        assert_eq!(logs[0]["details"]["request"]["path"], api_path.as_str());
+        // Once gone, its pages are "not found".
+        assert_eq!(get(&s, &format!("{page}/delete"), &c).await.status, StatusCode::NOT_FOUND, "{page}");
+    }
+    let r = s.call("GET", &format!("/api/v2/users/{}", enc(&gone_user)), Some(&t), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // The Management API and the admin application stay, and say why.
+    let apis = s.call("GET", "/api/v2/resource-servers", Some(&t), None).await.body;
+    let mgmt = apis.as_array().unwrap().iter().find(|a| a["identifier"] == AUDIENCE).unwrap();
+    let mgmt = format!("/dashboard/apis/{}", mgmt["id"].as_str().unwrap());
+    let admin_app = format!("/dashboard/applications/{ADMIN_ID}");
+    for (page, why) in [(&mgmt, "system API"), (&admin_app, "authorized for the Management API")] {
+        let p = get(&s, &format!("{page}/delete"), &c).await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(p.html.contains("cannot be deleted"), "{}", p.html);
+        assert!(p.html.contains(why), "{}", p.html);
+        assert!(!p.html.contains("confirm-delete"));
+        let p = post(&s, &format!("{page}/delete"), &c, &[("csrf", &token)]).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{page}");
+        assert!(p.html.contains(why));
+    }
+    assert_eq!(s.call("GET", &format!("/api/v2/clients/{ADMIN_ID}"), Some(&t), None).await.status, StatusCode::OK);
+
+    // Another tenant's objects are not found, and stay.
+    let other = s.app.tenant_for_host("other.test").await.unwrap().unwrap();
+    let other_conn = s.app.list_connections(&other, &[], None).await.unwrap()[0]["id"].as_str().unwrap().to_string();
+    let other_api =
+        s.app.list_resource_servers(&other, &[], 0, 10).await.unwrap().0[0]["id"].as_str().unwrap().to_string();
+    for page in [
+        "/dashboard/applications/otheradmin".to_string(),
+        format!("/dashboard/connections/{other_conn}"),
+        format!("/dashboard/apis/{other_api}"),
+        "/dashboard/roles/rol_nope".to_string(),
+    ] {
+        assert_eq!(get(&s, &format!("{page}/delete"), &c).await.status, StatusCode::NOT_FOUND, "{page}");
+        let p = post(&s, &format!("{page}/delete"), &c, &[("csrf", &token)]).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{page}: {}", p.html);
+    }
+    assert!(s.app.get_client(&other, "otheradmin", false).await.is_ok());
+    assert!(s.app.get_connection(&other, &other_conn).await.is_ok());
+}

@@ -146,8 +146,9 @@ async fn app_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&st
 <p class="hint" id="urls-hint">One URL per line (or separated by commas).</p>
 <fieldset><legend>Grant types</legend>{grants}</fieldset>
 <button type="submit" id="save-application">Save changes</button>
-</form>"#,
+</form>{danger}"#,
         tabs = app_tabs(id, "settings"),
+        danger = super::deletes::danger_zone(&href, "Delete application"),
         err = error.map(alert).unwrap_or_default(),
         domain = esc(&admin.tenant.domain),
         cid = esc(s(&a, "client_id")),
@@ -273,13 +274,14 @@ async fn api_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&st
 </form>
 <h2 id="test">Test</h2>
 <p class="hint">Asks /oauth/token for a client-credentials token for the chosen application, as your back end would.</p>
-{test_form}{test}"#,
+{test_form}{test}{danger}"#,
         err = error.map(alert).unwrap_or_default(),
         identifier = esc(s(&api, "identifier")),
         alg = esc(s(&api, "signing_alg")),
         href_e = esc(&href),
         csrf = admin.csrf_field(),
         scope_text = esc(&scope_text),
+        danger = super::deletes::danger_zone(&href, "Delete API"),
     );
     admin.page_status(status, Some(Nav::Apis), s(&api, "name"), &body)
 }

@@ -10,6 +10,7 @@
 //! events. Markup and escaping follow the hosted pages (`crate::hosted`).
 
 mod apps;
+mod deletes;
 mod grants;
 mod logs;
 mod roles;
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .merge(users::routes())
         .merge(apps::routes())
         .merge(grants::routes())
+        .merge(deletes::routes())
         .merge(roles::routes())
         .merge(logs::routes())
 }
@@ -80,6 +82,10 @@ const FLASHES: &[(&str, &str)] = &[
     ("grant_created", "The application is authorized for the API."),
     ("grant_saved", "The permissions were saved."),
     ("grant_revoked", "The authorization was revoked."),
+    ("app_deleted", "The application was deleted."),
+    ("api_deleted", "The API was deleted."),
+    ("role_deleted", "The role was deleted."),
+    ("connection_deleted", "The connection was deleted, with its users."),
     ("api_created", "The API was created."),
     ("api_saved", "The API was saved."),
     ("role_created", "The role was created."),
@@ -283,10 +289,19 @@ impl Admin {
     pub fn error(&self, nav: Option<Nav>, e: &ServiceError) -> Response {
         let status = match e {
             ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+            ServiceError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ServiceError::Status { status, .. } => {
+                StatusCode::from_u16(*status).ok().filter(|s| s.is_client_error()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
+            ServiceError::BadRequest { .. } => StatusCode::BAD_REQUEST,
         };
-        let title = if status == StatusCode::NOT_FOUND { "Not found" } else { "Something went wrong" };
+        let title = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            _ => "Something went wrong",
+        };
         self.page_status(status, nav, title, &alert(&message(e)))
     }
 
