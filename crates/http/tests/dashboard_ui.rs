@@ -798,3 +798,130 @@ async fn applications_apis_roles_and_connections_are_deleted_after_a_confirmatio
     assert!(s.app.get_client(&other, "otheradmin", false).await.is_ok());
     assert!(s.app.get_connection(&other, &other_conn).await.is_ok());
 }
+
+/// A user of the other tenant (other.test), made through the service.
+async fn other_tenant_user(s: &TestServer) -> String {
+    let other = s.app.tenant_for_host("other.test").await.unwrap().unwrap();
+    let admin = s.app.store.dashboard_admin_by_email(other.id, "admin@other.test").await.unwrap().unwrap();
+    let caller = s.app.dashboard_principal(&admin, &["create:users"], Default::default());
+    let body = json!({"connection": CONN, "email": "elsewhere@example.com", "password": "S3cret-Passw0rd"});
+    let u = s.app.create_user(&other, &caller, &body).await.unwrap();
+    u["user_id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn identity_fields_and_password_are_edited_like_the_api_does() {
+    let s = TestServer::start().await;
+    let id = api_user(
+        &s,
+        json!({"connection": CONN, "email": "ed@example.com", "password": "S3cret-Passw0rd", "nickname": "eddie", "email_verified": true}),
+    )
+    .await;
+    let c = sign_in(&s).await;
+    let token = session_csrf(&s, &c).await;
+    let t = s.admin_token().await;
+    let user = format!("/dashboard/users/{}", enc(&id));
+    let api_view = || async { s.call("GET", &format!("/api/v2/users/{}", enc(&id)), Some(&t), None).await.body };
+    let p = get(&s, &user, &c).await;
+    assert!(p.html.contains(&format!(r#"href="{user}/edit""#)));
+    let form = get(&s, &format!("{user}/edit"), &c).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.html.contains(r#"value="eddie""#));
+    // The default connection does not use usernames: no field for it.
+    assert!(!form.html.contains(r#"name="username""#));
+    assert!(form.html.contains("does not use usernames"));
+
+    let edit = format!("{user}/edit");
+    let fields = |email: &'static str| {
+        vec![
+            ("csrf", token.clone()),
+            ("name", "Ed Wood".to_string()),
+            ("given_name", "Ed".to_string()),
+            ("family_name", "Wood".to_string()),
+            ("nickname", String::new()),
+            ("email", email.to_string()),
+            ("picture", "https://pics.example/ed.png".to_string()),
+            ("username", "forged".to_string()),
+        ]
+    };
+    let send = |v: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let edit = edit.clone();
+        let s = &s;
+        async move {
+            let refs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(s, &edit, &c, &refs).await
+        }
+    };
+    // A bad email is explained and the form keeps what was typed; nothing changes.
+    let p = send(fields("not-an-email")).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.html);
+    assert!(p.html.contains("not-an-email is not an email address."), "{}", p.html);
+    assert!(p.html.contains(r#"value="Ed Wood""#));
+    assert_eq!(api_view().await["name"], "ed@example.com");
+    // Without the CSRF token nothing changes either.
+    let mut no_csrf = fields("new@example.com");
+    no_csrf.remove(0);
+    assert_eq!(send(no_csrf).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(api_view().await["email"], "ed@example.com");
+
+    let p = send(fields("new@example.com")).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let u = api_view().await;
+    assert_eq!(u["name"], "Ed Wood");
+    assert_eq!(u["given_name"], "Ed");
+    assert_eq!(u["family_name"], "Wood");
+    assert_eq!(u["picture"], "https://pics.example/ed.png");
+    assert_eq!(u["email"], "new@example.com");
+    assert_eq!(u["email_verified"], false);
+    assert!(u.get("nickname").is_none() || u["nickname"].is_null(), "{u}");
+    assert!(u.get("username").is_none(), "{u}");
+    let logs = s.call("GET", "/api/v2/logs?q=type:sapi&sort=date:-1", Some(&t), None).await.body;
+    assert_eq!(logs[0]["details"]["request"]["method"], "patch");
+    assert_eq!(logs[0]["details"]["request"]["path"], format!("/api/v2/users/{}", enc(&id)));
+
+    // The password: the policy is shown, a mismatch and a weak one explained.
+    let pw = format!("{user}/password");
+    let p = get(&s, &pw, &c).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("Password policy of Username-Password-Authentication"), "{}", p.html);
+    let p = post(&s, &pw, &c, &[("csrf", &token), ("password", "N3w-Passw0rd!"), ("repeat", "N3w-Passw0rd?")]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.html.contains("The passwords do not match."));
+    let p = post(&s, &pw, &c, &[("csrf", &token), ("password", "short"), ("repeat", "short")]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.html.contains("The policy asks for at least 8 characters"), "{}", p.html);
+    assert_eq!(
+        post(&s, &pw, &c, &[("password", "N3w-Passw0rd!"), ("repeat", "N3w-Passw0rd!")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let before = event_types(&s, &id).await;
+    assert!(!before.contains(&"scp".to_string()));
+    let p = post(&s, &pw, &c, &[("csrf", &token), ("password", "N3w-Passw0rd!"), ("repeat", "N3w-Passw0rd!")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    assert!(p.location.ends_with("?ok=password_set"));
+    assert!(event_types(&s, &id).await.contains(&"scp".to_string()));
+
+    // Unknown users and another tenant's are not found, and stay as they were.
+    let elsewhere = other_tenant_user(&s).await;
+    for uid in ["auth0|nope", elsewhere.as_str()] {
+        let base = format!("/dashboard/users/{}", enc(uid));
+        assert_eq!(get(&s, &format!("{base}/edit"), &c).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(get(&s, &format!("{base}/password"), &c).await.status, StatusCode::NOT_FOUND);
+        let p =
+            post(&s, &format!("{base}/edit"), &c, &[("csrf", &token), ("name", "pwned"), ("email", "p@x.io")]).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND);
+        let p = post(
+            &s,
+            &format!("{base}/password"),
+            &c,
+            &[("csrf", &token), ("password", "N3w-Passw0rd!"), ("repeat", "N3w-Passw0rd!")],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND);
+    }
+    let other = s.app.tenant_for_host("other.test").await.unwrap().unwrap();
+    let u = s.app.get_user(&other, &elsewhere, &[], true).await.unwrap();
+    assert_eq!(u["email"], "elsewhere@example.com");
+    assert_ne!(u["name"], "pwned");
+}

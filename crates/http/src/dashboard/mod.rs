@@ -13,6 +13,7 @@ mod apps;
 mod deletes;
 mod grants;
 mod logs;
+mod profile;
 mod roles;
 mod signin;
 mod users;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(signin::routes())
         .merge(users::routes())
+        .merge(profile::routes())
         .merge(apps::routes())
         .merge(grants::routes())
         .merge(deletes::routes())
@@ -73,6 +75,7 @@ const FLASHES: &[(&str, &str)] = &[
     ("user_unblocked", "The user is unblocked."),
     ("user_deleted", "The user was deleted."),
     ("user_saved", "The user was saved."),
+    ("password_set", "The new password is set."),
     ("device_unlinked", "The device was unlinked: its refresh token is revoked."),
     ("roles_assigned", "The role was assigned."),
     ("role_removed", "The role was removed from the user."),
