@@ -925,3 +925,56 @@ async fn identity_fields_and_password_are_edited_like_the_api_does() {
     assert_eq!(u["email"], "elsewhere@example.com");
     assert_ne!(u["name"], "pwned");
 }
+
+fn is_layout_page(p: &Page) -> bool {
+    p.html.starts_with("<!doctype html>") && p.html.contains(r#"<nav class="side""#) && p.html.contains("<h1>")
+}
+
+#[tokio::test]
+async fn unknown_pages_and_ids_answer_html_in_the_layout() {
+    let s = TestServer::start().await;
+    // Signed out, an unknown page sends to the sign-in page like any other.
+    let p = get(&s, "/dashboard/nope", "").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(p.location.starts_with("/dashboard/login"), "{}", p.location);
+    let c = sign_in(&s).await;
+    let token = session_csrf(&s, &c).await;
+    for uri in [
+        "/dashboard/nope",
+        "/dashboard/users/x/y/z",
+        "/dashboard/users/auth0%7Cx/block",
+        "/dashboard/applications/x/rotate",
+    ] {
+        let p = get(&s, uri, &c).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(is_layout_page(&p), "{uri}: {}", p.html);
+        assert!(p.html.contains("Page not found"), "{uri}");
+    }
+    let p = post(&s, "/dashboard/logs", &c, &[("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(is_layout_page(&p));
+    // Unknown ids: the service's "not found", in the layout.
+    for uri in [
+        "/dashboard/users/auth0%7Cnope",
+        "/dashboard/applications/nope",
+        "/dashboard/applications/nope/apis",
+        "/dashboard/apis/nope",
+        "/dashboard/roles/rol_nope",
+        "/dashboard/connections/con_nope",
+        "/dashboard/logs/nope",
+    ] {
+        let p = get(&s, uri, &c).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{uri}: {}", p.html);
+        assert!(is_layout_page(&p), "{uri}: {}", p.html);
+        assert!(p.html.contains(r#"role="alert""#), "{uri}");
+    }
+    // A request an extractor refuses (a NUL in the query) is a 400 page, not JSON.
+    let p = get(&s, "/dashboard/users?q=%00", &c).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.html);
+    assert!(is_layout_page(&p), "{}", p.html);
+    assert!(p.html.contains("Bad request"));
+    // The Management API keeps its JSON.
+    let r = s.call("GET", "/api/v2/nope", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["statusCode"], 404);
+}

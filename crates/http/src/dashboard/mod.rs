@@ -11,6 +11,7 @@
 
 mod apps;
 mod deletes;
+mod errors;
 mod grants;
 mod logs;
 mod profile;
@@ -34,6 +35,8 @@ use crate::extract::{request_info, AppState, TenantCtx, MAX_BODY};
 use crate::hosted::{cookie, esc, secure_headers, set_cookie};
 
 pub(crate) const SESSION_COOKIE: &str = "castellan_dashboard";
+
+pub(crate) use errors::{html_errors, is_dashboard_path, not_found};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
