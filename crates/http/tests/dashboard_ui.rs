@@ -978,3 +978,80 @@ async fn unknown_pages_and_ids_answer_html_in_the_layout() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body["statusCode"], 404);
 }
+
+#[tokio::test]
+async fn administrators_are_added_and_removed_but_not_oneself() {
+    let s = TestServer::start().await;
+    let c = sign_in(&s).await;
+    let token = session_csrf(&s, &c).await;
+    let p = get(&s, "/dashboard/administrators", &c).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains(ADMIN_EMAIL) && p.html.contains(">You<"));
+    let add = |email: &'static str, pw: &'static str, repeat: &'static str| {
+        let (s, c, token) = (&s, c.clone(), token.clone());
+        async move {
+            post(
+                s,
+                "/dashboard/administrators",
+                &c,
+                &[("csrf", &token), ("email", email), ("password", pw), ("repeat", repeat)],
+            )
+            .await
+        }
+    };
+    for (email, pw, repeat, why) in [
+        ("second@tenant.test", "long-enough-1", "long-enough-2", "The passwords do not match."),
+        ("second@tenant.test", "short", "short", "at least 8 characters"),
+        ("not-an-email", "long-enough-1", "long-enough-1", "email address"),
+        ("ADMIN@tenant.test", "long-enough-1", "long-enough-1", "admin@tenant.test is already an administrator."),
+    ] {
+        let p = add(email, pw, repeat).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{email}");
+        assert!(p.html.contains(why), "{why}: {}", p.html);
+    }
+    let p = post(
+        &s,
+        "/dashboard/administrators",
+        &c,
+        &[("email", "second@tenant.test"), ("password", "long-enough-1"), ("repeat", "long-enough-1")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(try_sign_in(&s, "second@tenant.test", "long-enough-1").await.status, StatusCode::UNAUTHORIZED);
+    let p = add("Second@tenant.test", "long-enough-1", "long-enough-1").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let signed = try_sign_in(&s, "second@tenant.test", "long-enough-1").await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
+    let c2 = format!("castellan_dashboard={}", cookie_value(&signed, "castellan_dashboard").unwrap());
+    let token2 = session_csrf(&s, &c2).await;
+
+    let tenant = s.app.tenant_for_host(DOMAIN).await.unwrap().unwrap();
+    let first = s.app.store.dashboard_admin_by_email(tenant.id, ADMIN_EMAIL).await.unwrap().unwrap().id;
+    let second = s.app.store.dashboard_admin_by_email(tenant.id, "second@tenant.test").await.unwrap().unwrap().id;
+    // Nobody removes themselves.
+    let own = format!("/dashboard/administrators/{first}/remove");
+    let p = get(&s, &own, &c).await;
+    assert!(p.html.contains("You cannot remove yourself"));
+    assert!(!p.html.contains("confirm-remove"));
+    let p = post(&s, &own, &c, &[("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    // Another tenant's administrator is not found.
+    let other = s.app.tenant_for_host("other.test").await.unwrap().unwrap();
+    let elsewhere = s.app.store.dashboard_admin_by_email(other.id, "admin@other.test").await.unwrap().unwrap().id;
+    let p = post(&s, &format!("/dashboard/administrators/{elsewhere}/remove"), &c, &[("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(s.app.store.dashboard_admin(other.id, &elsewhere).await.unwrap().is_some());
+    // The second removes the first: confirmation, then the first is signed out.
+    let theirs = format!("/dashboard/administrators/{first}/remove");
+    let p = get(&s, &theirs, &c2).await;
+    assert!(p.html.contains("This cannot be undone"));
+    assert_eq!(post(&s, &theirs, &c2, &[]).await.status, StatusCode::FORBIDDEN);
+    let p = post(&s, &theirs, &c2, &[("csrf", &token2)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    assert_eq!(get(&s, "/dashboard/users", &c).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(try_sign_in(&s, ADMIN_EMAIL, DASHBOARD_PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    // The last one has no Remove button.
+    let p = get(&s, "/dashboard/administrators", &c2).await;
+    assert!(!p.html.contains("/remove"), "{}", p.html);
+    assert!(s.app.store.dashboard_admin(tenant.id, &second).await.unwrap().is_some());
+}

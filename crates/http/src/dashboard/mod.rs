@@ -9,6 +9,7 @@
 //! request described as the equivalent API call, so they leave the same log
 //! events. Markup and escaping follow the hosted pages (`crate::hosted`).
 
+mod admins;
 mod apps;
 mod deletes;
 mod errors;
@@ -48,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .merge(deletes::routes())
         .merge(roles::routes())
         .merge(logs::routes())
+        .merge(admins::routes())
 }
 
 /// The sections of the navigation.
@@ -59,6 +61,7 @@ pub(crate) enum Nav {
     Roles,
     Logs,
     Connections,
+    Administrators,
 }
 
 const NAV: &[(Nav, &str, &str)] = &[
@@ -68,6 +71,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Roles, "/dashboard/roles", "Roles"),
     (Nav::Logs, "/dashboard/logs", "Logs"),
     (Nav::Connections, "/dashboard/connections", "Connections"),
+    (Nav::Administrators, "/dashboard/administrators", "Administrators"),
 ];
 
 /// Messages shown after a redirect (`?ok=<code>`): fixed texts only, so a
@@ -92,6 +96,8 @@ const FLASHES: &[(&str, &str)] = &[
     ("api_deleted", "The API was deleted."),
     ("role_deleted", "The role was deleted."),
     ("connection_deleted", "The connection was deleted, with its users."),
+    ("admin_added", "The administrator was added. Give them their password over a safe channel."),
+    ("admin_removed", "The administrator was removed and signed out."),
     ("api_created", "The API was created."),
     ("api_saved", "The API was saved."),
     ("role_created", "The role was created."),
