@@ -640,6 +640,8 @@ async fn an_m2m_application_is_authorized_for_an_api_and_gets_a_test_token() {
     assert_eq!(p.status, StatusCode::OK, "{}", p.html);
     assert!(p.html.contains("access_token"), "{}", p.html);
     assert!(p.html.contains("read:users read:clients"), "{}", p.html);
+    // The answer keeps the chosen application selected.
+    assert!(p.html.contains(&format!(r#"<option value="{client_id}" selected>worker</option>"#)), "{}", p.html);
 
     // Changing the chosen permissions.
     let grant_uri = format!("{tab}/{grant_id}");

@@ -236,6 +236,18 @@ async fn api_show(admin: Admin, Path(id): Path<String>) -> Response {
 }
 
 async fn api_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&str>, test: &str) -> Response {
+    api_page_for(admin, id, status, error, test, "").await
+}
+
+/// The API's page; `chosen`: the application selected on the Test tab.
+async fn api_page_for(
+    admin: &Admin,
+    id: &str,
+    status: StatusCode,
+    error: Option<&str>,
+    test: &str,
+    chosen: &str,
+) -> Response {
     let api = match admin.app.get_resource_server(&admin.tenant, id).await {
         Ok(a) => a,
         Err(e) => return admin.error(Some(Nav::Apis), &e),
@@ -252,7 +264,8 @@ async fn api_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&st
     for g in &grants {
         let cid = s(g, "client_id");
         let name = admin.app.client_name(&admin.tenant, cid).await.unwrap_or_else(|| cid.to_string());
-        options.push_str(&format!(r#"<option value="{}">{}</option>"#, esc(cid), esc(&name)));
+        let sel = if cid == chosen { " selected" } else { "" };
+        options.push_str(&format!(r#"<option value="{}"{sel}>{}</option>"#, esc(cid), esc(&name)));
     }
     let test_form = if options.is_empty() {
         r#"<p class="empty">No application is authorized for this API yet. Authorize one on its APIs tab (<a href="/dashboard/applications">Applications</a>).</p>"#.to_string()
@@ -344,5 +357,5 @@ async fn api_test(Path(id): Path<String>, Posted { admin, f }: Posted) -> Respon
         Ok(TokenAnswer::User(_)) => String::new(),
         Err(e) => alert(&format!("{}: {}", e.error, e.description)),
     };
-    api_page(&admin, &id, StatusCode::OK, None, &result).await
+    api_page_for(&admin, &id, StatusCode::OK, None, &result, &client_id).await
 }

@@ -104,7 +104,7 @@ async fn page(admin: &Admin, id: &str, status: StatusCode, error: Option<&str>) 
             r#"<p class="hint">This API defines no permissions: an authorization gives tokens without scopes.</p>"#
                 .to_string()
         } else {
-            format!(r#"<fieldset><legend>Permissions</legend>{boxes}</fieldset>"#)
+            format!(r#"<fieldset><legend>Permissions</legend><div class="scopes">{boxes}</div></fieldset>"#)
         };
         let (state, form) = match grant {
             Some(g) => {

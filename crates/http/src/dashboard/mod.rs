@@ -142,6 +142,7 @@ pre{background:#1d1f2a;color:#f5f6fa;padding:1rem;border-radius:4px;overflow:aut
 .tabs a[aria-current=page]{border-bottom:3px solid #3b4cca;font-weight:600}
 .badge{display:inline-block;padding:0 .4rem;border-radius:3px;background:#eef0fb;font-size:.85rem}
 .badge.bad{background:#fdecea;color:#8a1c16}
+.scopes{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:.1rem 1rem}
 .pager{display:flex;gap:1rem;align-items:center;margin:1rem 0}
 dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;background:#fff;border:1px solid #dde0ea;padding:1rem;margin:0}
 dl.kv dt{font-weight:600}dl.kv dd{margin:0;overflow-wrap:anywhere}
