@@ -34,7 +34,7 @@ pub fn router(app: App) -> Router {
         .merge(logs::routes())
         .merge(enduser::routes())
         .merge(hosted::routes())
-        .merge(dashboard::routes())
+        .merge(dashboard::routes().layer(middleware::from_fn_with_state(state.clone(), dashboard::html_errors)))
         .merge(devices::routes())
         .merge(protection::routes())
         .fallback(fallback)
@@ -90,7 +90,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn fallback(req: Request) -> Response {
+async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+    if dashboard::is_dashboard_path(req.uri().path()) {
+        return dashboard::not_found(state, req).await;
+    }
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     match endpoints::find(&method, &path) {
