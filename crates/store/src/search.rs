@@ -78,6 +78,10 @@ pub struct SearchPage {
 
 const MAX_CHAR: char = '\u{10FFFF}';
 
+/// The most matches a part of an AND may have to drive it (see
+/// `and_driver`).
+const DRIVER_MAX: i64 = 5000;
+
 impl Store {
     /// A page of the users matching `filter`, and the count when asked.
     ///
@@ -93,9 +97,10 @@ impl Store {
         limit: u64,
         with_total: bool,
     ) -> Result<SearchPage> {
+        let driver = self.and_driver(tenant, filter).await?;
         let mut q = Sql::new("SELECT u.pk FROM users u");
         self.users_of_tenant(&mut q, tenant, filter, sort.is_none());
-        self.condition(&mut q, tenant, filter);
+        self.page_condition(&mut q, tenant, filter, driver);
         match sort {
             Some(s) => {
                 let dir = if s.descending { "DESC" } else { "ASC" };
@@ -115,7 +120,7 @@ impl Store {
             keys.push(get_i64(&row, "pk")?);
         }
         let users = self.users_by_pk(&keys).await?;
-        let total = if with_total { Some(self.count_users(tenant, filter).await?) } else { None };
+        let total = if with_total { Some(self.count_with(tenant, filter, driver).await?) } else { None };
         Ok(SearchPage { users, total })
     }
 
@@ -169,12 +174,13 @@ impl Store {
             Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
             Dialect::Postgres => "EXPLAIN ",
         };
+        let driver = self.and_driver(tenant, filter).await?;
         let mut count = Sql::new(prefix);
-        self.count_sql(&mut count, tenant, filter);
+        self.count_sql(&mut count, tenant, filter, driver);
         let mut page = Sql::new(prefix);
         page.push("SELECT u.pk FROM users u");
         self.users_of_tenant(&mut page, tenant, filter, true);
-        self.condition(&mut page, tenant, filter);
+        self.page_condition(&mut page, tenant, filter, driver);
         page.push(" ORDER BY u.pk ASC LIMIT 50");
         let mut conn = self.pool.acquire().await?;
         if self.dialect == Dialect::Postgres {
@@ -213,13 +219,116 @@ impl Store {
     /// How many users match: counted from the search terms (a set
     /// expression over index ranges), never by visiting the users.
     pub async fn count_users(&self, tenant: i64, filter: &Filter) -> Result<u64> {
+        let driver = self.and_driver(tenant, filter).await?;
+        self.count_with(tenant, filter, driver).await
+    }
+
+    async fn count_with(&self, tenant: i64, filter: &Filter, driver: Option<usize>) -> Result<u64> {
         let mut q = Sql::new("");
-        self.count_sql(&mut q, tenant, filter);
+        self.count_sql(&mut q, tenant, filter, driver);
         let row = q.build().fetch_one(&self.pool).await?;
         Ok(get_i64(&row, "n")?.max(0) as u64)
     }
 
-    fn count_sql(&self, q: &mut Sql, tenant: i64, filter: &Filter) {
+    /// For a top-level AND one of whose parts matches few users (at most
+    /// `DRIVER_MAX`, measured by a bounded count), that part's index: its
+    /// keys are then the candidates, and each of the other parts is checked
+    /// per candidate against that user's own terms. Intersecting the sets
+    /// instead would collect every match of a broad part (a quarter of the
+    /// tenant) to keep a few hundred.
+    async fn and_driver(&self, tenant: i64, filter: &Filter) -> Result<Option<usize>> {
+        let Filter::And(items) = filter else {
+            return Ok(None);
+        };
+        if items.len() < 2 {
+            return Ok(None);
+        }
+        let mut best: Option<(usize, i64)> = None;
+        for (i, item) in items.iter().enumerate().filter(|(_, f)| anchored(f)) {
+            let mut q = Sql::new("SELECT COUNT(*) AS n FROM (");
+            self.key_set(&mut q, tenant, item);
+            q.push(" LIMIT ").int(DRIVER_MAX + 1).push(") e");
+            let n = get_i64(&q.build().fetch_one(&self.pool).await?, "n")?;
+            if n <= DRIVER_MAX && best.is_none_or(|(_, m)| n < m) {
+                best = Some((i, n));
+            }
+        }
+        Ok(best.map(|(i, _)| i))
+    }
+
+    /// The page query's condition on `u`.
+    fn page_condition(&self, q: &mut Sql, tenant: i64, filter: &Filter, driver: Option<usize>) {
+        match (filter, driver) {
+            (Filter::And(items), Some(d)) => {
+                q.push("u.pk IN (SELECT d.pk FROM (");
+                self.key_set(q, tenant, &items[d]);
+                q.push(") d WHERE 1 = 1");
+                self.probes(q, tenant, items, d);
+                q.push(")");
+            }
+            _ => self.condition(q, tenant, filter),
+        }
+    }
+
+    /// ` AND <probe>` for every part of an AND but the driving one; `d.pk`
+    /// is the candidate.
+    fn probes(&self, q: &mut Sql, tenant: i64, items: &[Filter], driver: usize) {
+        for (j, item) in items.iter().enumerate() {
+            if j != driver && !matches!(item, Filter::All) {
+                q.push(" AND ");
+                self.probe(q, tenant, item);
+            }
+        }
+    }
+
+    /// Whether candidate `d.pk` matches `f`, from that user's own terms.
+    fn probe(&self, q: &mut Sql, tenant: i64, f: &Filter) {
+        match f {
+            Filter::All => {
+                q.push("1 = 1");
+            }
+            Filter::Field { path, kind, cond } => {
+                q.push("EXISTS (SELECT 1 FROM user_terms p WHERE p.user_pk = d.pk");
+                if matches!(cond, Cond::Eq(_)) {
+                    // All four columns of the value (or num) index are then
+                    // fixed: one index lookup.
+                    q.push(" AND p.tenant_id = ").int(tenant);
+                }
+                q.push(" AND p.field = ").text(path.as_str());
+                self.term_condition_on(q, "p", *kind, cond);
+                q.push(")");
+            }
+            Filter::And(items) | Filter::Or(items) => {
+                let and = matches!(f, Filter::And(_));
+                if items.is_empty() {
+                    q.push(if and { "1 = 1" } else { "1 = 0" });
+                    return;
+                }
+                q.push("(");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        q.push(if and { " AND " } else { " OR " });
+                    }
+                    self.probe(q, tenant, item);
+                }
+                q.push(")");
+            }
+            Filter::Not(inner) => {
+                q.push("NOT (");
+                self.probe(q, tenant, inner);
+                q.push(")");
+            }
+        }
+    }
+
+    fn count_sql(&self, q: &mut Sql, tenant: i64, filter: &Filter, driver: Option<usize>) {
+        if let (Filter::And(items), Some(d)) = (filter, driver) {
+            q.push("SELECT COUNT(*) AS n FROM (SELECT DISTINCT pk FROM (");
+            self.key_set(q, tenant, &items[d]);
+            q.push(") d0) d WHERE 1 = 1");
+            self.probes(q, tenant, items, d);
+            return;
+        }
         match filter {
             Filter::Field { path, kind, cond } => {
                 // One row per user for single-valued fields; arrays and
@@ -344,31 +453,36 @@ impl Store {
     }
 
     fn term_condition(&self, q: &mut Sql, kind: FieldKind, cond: &Cond) {
+        self.term_condition_on(q, "t", kind, cond)
+    }
+
+    /// The condition on one term row, the row being `alias`.
+    fn term_condition_on(&self, q: &mut Sql, alias: &str, kind: FieldKind, cond: &Cond) {
         match cond {
             Cond::Exists => {}
             Cond::Eq(v) => {
                 let (col, arg) = column_arg(kind, v);
-                q.push(" AND t.").push(col).push(" = ").arg(arg);
+                q.push(" AND ").push(alias).push(".").push(col).push(" = ").arg(arg);
             }
-            Cond::Prefix(p) => prefix(q, "value", p),
-            Cond::Suffix(s) => prefix(q, "rvalue", &s.chars().rev().collect::<String>()),
+            Cond::Prefix(p) => prefix(q, alias, "value", p),
+            Cond::Suffix(s) => prefix(q, alias, "rvalue", &s.chars().rev().collect::<String>()),
             Cond::Contains(s) => {
                 let f = match self.dialect {
                     Dialect::Sqlite => "instr",
                     Dialect::Postgres => "strpos",
                 };
-                q.push(" AND ").push(f).push("(t.value, ").text(s.as_str()).push(") > 0");
+                q.push(" AND ").push(f).push("(").push(alias).push(".value, ").text(s.as_str()).push(") > 0");
             }
             Cond::Glob(pieces) => {
                 if let Some(first) = pieces.first().filter(|p| !p.is_empty()) {
-                    prefix(q, "value", first);
+                    prefix(q, alias, "value", first);
                 }
                 q.push(" AND");
-                crate::sql::wildcard(q, self.dialect, "t.value", pieces);
+                crate::sql::wildcard(q, self.dialect, &format!("{alias}.value"), pieces);
             }
             Cond::Range { lower, upper } => {
-                bound(q, kind, lower, ">=", ">");
-                bound(q, kind, upper, "<=", "<");
+                bound(q, alias, kind, lower, ">=", ">");
+                bound(q, alias, kind, upper, "<=", "<");
             }
         }
     }
@@ -384,19 +498,19 @@ fn column_arg(kind: FieldKind, v: &Scalar) -> (&'static str, Arg) {
     }
 }
 
-fn prefix(q: &mut Sql, col: &str, p: &str) {
-    q.push(" AND t.").push(col).push(" >= ").text(p);
-    q.push(" AND t.").push(col).push(" < ").text(format!("{p}{MAX_CHAR}"));
+fn prefix(q: &mut Sql, alias: &str, col: &str, p: &str) {
+    q.push(" AND ").push(alias).push(".").push(col).push(" >= ").text(p);
+    q.push(" AND ").push(alias).push(".").push(col).push(" < ").text(format!("{p}{MAX_CHAR}"));
 }
 
-fn bound(q: &mut Sql, kind: FieldKind, b: &Bound<Scalar>, incl: &str, excl: &str) {
+fn bound(q: &mut Sql, alias: &str, kind: FieldKind, b: &Bound<Scalar>, incl: &str, excl: &str) {
     let (op, v) = match b {
         Bound::Unbounded => return,
         Bound::Included(v) => (incl, v),
         Bound::Excluded(v) => (excl, v),
     };
     let (col, arg) = column_arg(kind, v);
-    q.push(" AND t.").push(col).push(" ").push(op).push(" ").arg(arg);
+    q.push(" AND ").push(alias).push(".").push(col).push(" ").push(op).push(" ").arg(arg);
 }
 
 /// Whether every user that `f` matches has a search term that `f` names, so

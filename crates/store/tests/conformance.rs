@@ -207,6 +207,8 @@ async fn search_classes_use_indexes() {
         "user_metadata.theme:dark",
         "name:j* AND user_metadata.theme:dark",
         "email:a@b.co OR name:x*",
+        "email.domain:example.com AND (user_metadata.theme:dark OR app_metadata.plan:gold)",
+        "name:j* AND NOT blocked:true AND logins_count:[1 TO *]",
     ];
     let bs = backends().await;
     for b in &bs {
