@@ -98,7 +98,7 @@ impl Store {
         with_total: bool,
     ) -> Result<SearchPage> {
         let driver = self.and_driver(tenant, filter).await?;
-        let q = self.page_sql("", tenant, filter, sort, driver, offset, limit);
+        let q = self.page_sql("", tenant, filter, sort, driver, (offset, limit));
         let mut keys = Vec::new();
         for row in q.build().fetch_all(&self.pool).await? {
             keys.push(get_i64(&row, "pk")?);
@@ -116,8 +116,7 @@ impl Store {
         filter: &Filter,
         sort: Option<Sort>,
         driver: Option<usize>,
-        offset: u64,
-        limit: u64,
+        (offset, limit): (u64, u64),
     ) -> Sql {
         let mut q = Sql::new(&format!("{explain}SELECT u.pk FROM users u"));
         if let (Filter::Field { path, kind, cond }, None) = (filter, sort) {
@@ -205,7 +204,7 @@ impl Store {
         let driver = self.and_driver(tenant, filter).await?;
         let mut count = Sql::new(prefix);
         self.count_sql(&mut count, tenant, filter, driver);
-        let page = self.page_sql(prefix, tenant, filter, None, driver, 0, 50);
+        let page = self.page_sql(prefix, tenant, filter, None, driver, (0, 50));
         let mut conn = self.pool.acquire().await?;
         if self.dialect == Dialect::Postgres {
             // Tiny test tables make sequential scans cheapest; forbid them to
