@@ -353,6 +353,13 @@ impl Store {
             return;
         }
         match filter {
+            Filter::Not(inner) if anchored(inner) => {
+                // The tenant's users (an index count) less the matches of
+                // what is negated: no set of every key is built.
+                q.push("SELECT (SELECT COUNT(*) FROM users WHERE tenant_id = ").int(tenant).push(") - (");
+                self.count_sql(q, tenant, inner, None);
+                q.push(") AS n");
+            }
             Filter::Field { path, kind, cond } => {
                 // One row per user for single-valued fields; arrays and
                 // identities may repeat a user.
