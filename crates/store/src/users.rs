@@ -189,7 +189,11 @@ impl Store {
         let mut d = Sql::new("DELETE FROM user_terms WHERE user_pk = ");
         d.int(pk);
         d.build().execute(&mut *tx).await?;
-        for table in ["user_roles", "user_permissions", "password_history"] {
+        // Everything kept under the user's id goes with it: a user created
+        // again with the same id starts with no tokens, sessions or counts.
+        for table in
+            ["user_roles", "user_permissions", "password_history", "refresh_tokens", "sessions", "login_failures"]
+        {
             let mut d = Sql::new(&format!("DELETE FROM {table} WHERE tenant_id = "));
             d.int(tenant).push(" AND user_id = ").text(user_id);
             d.build().execute(&mut *tx).await?;
