@@ -96,8 +96,11 @@ impl Store {
         } else {
             Dialect::Sqlite
         };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(4) as u32;
         let max = match dialect {
-            Dialect::Sqlite => 8,
+            // One writer at a time; readers beyond two a core only add page
+            // caches (and resident memory), not throughput.
+            Dialect::Sqlite => (2 * cores).clamp(4, 16),
             Dialect::Postgres => 16,
         };
         let pool = AnyPoolOptions::new()
