@@ -177,6 +177,10 @@ pub struct RunArgs {
     /// A label stored with the JSON rows (e.g. "sqlite 100k").
     #[arg(long, default_value = "")]
     pub label: String,
+    /// Extra environment for the server the tool starts, KEY=VALUE
+    /// (repeatable), e.g. CASTELLAN_STREAM_POLL_MS=10.
+    #[arg(long)]
+    pub server_env: Vec<String>,
     /// Events stream-throughput generates (one token request each).
     #[arg(long, default_value_t = 20_000)]
     pub stream_events: u64,

@@ -234,12 +234,17 @@ async fn start_server(
         .ok_or_else(|| format!("{} has no {}: load it first (castellan-bench load)", dir.display(), load::MANIFEST))?;
     let bin = server::find_bin(a.bin.as_deref())?;
     let mut opts = load::server_opts(&bin, dir, &m, &a.server_log);
-    opts.env = env;
+    for kv in &a.server_env {
+        let (k, v) = kv.split_once('=').ok_or_else(|| format!("--server-env {kv}: expected KEY=VALUE"))?;
+        opts.env.push((k.to_string(), v.to_string()));
+    }
+    opts.env.extend(env);
     let s = Server::start(&opts).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let line = format!(
-        "server: {} (pid {}), store {}, {} users (seed {}), {} log events, start-up to ready {:.0} ms, idle RSS {:.1} MiB",
+        "server: {}{} (pid {}), store {}, {} users (seed {}), {} log events, start-up to ready {:.0} ms, idle RSS {:.1} MiB",
         bin.display(),
+        opts.env.iter().map(|(k, v)| format!(" {k}={v}")).collect::<String>(),
         s.pid,
         if m.database_url.is_some() { "PostgreSQL" } else { "SQLite" },
         m.users,
