@@ -6,6 +6,7 @@
 #   compat/python/test_enduser.py            auth0-python 4.13.0's authentication classes
 #   compat/node/enduser/openid-client.test.mjs  openid-client: discovery, code flow + PKCE
 #   compat/node/enduser/browser.test.mjs     Debian's chromium through playwright-core
+#   compat/node/dashboard/browser.test.mjs   the dashboard in the same chromium
 #
 #   compat/enduser.sh sqlite                  every server on SQLite in its data dir
 #   compat/enduser.sh postgres://user:pw@...  every server on a fresh database made (and
@@ -22,8 +23,9 @@
 #
 # Variables: CASTELLAN_BIN; PYTEST_ARGS (extra pytest arguments); NODE_TEST_ARGS (extra
 # `node --test` arguments, e.g. --test-name-pattern=...); ENDUSER_SUITES (a subset of
-# "python openid-client browser"); CASTELLAN_SCREENSHOT_DIR (default
-# target/screenshots/enduser-BACKEND); KEEP_ENDUSER_DATA=1 keeps data dirs and logs.
+# "python openid-client browser dashboard"); CASTELLAN_SCREENSHOT_DIR (default
+# target/screenshots/enduser-BACKEND; the dashboard's go to
+# target/screenshots/dashboard-BACKEND); KEEP_ENDUSER_DATA=1 keeps data dirs and logs.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,7 +56,7 @@ py="$compat/.venv/bin/python"
 [ -d "$compat/node/node_modules/openid-client" ] && [ -d "$compat/node/node_modules/playwright-core" ] \
     || { echo "enduser: compat/node/node_modules lacks openid-client or playwright-core: run scripts/setup-compat.sh" >&2; exit 2; }
 
-suites=${ENDUSER_SUITES:-python openid-client browser}
+suites=${ENDUSER_SUITES:-python openid-client browser dashboard}
 work=$(mktemp -d "${TMPDIR:-/tmp}/castellan-enduser-$label.XXXXXX")
 seed_pid=""
 
@@ -155,6 +157,10 @@ run_suite openid-client \
 run_suite browser \
     bash -c 'cd "$1/node" && exec timeout -k 10 300 node --test ${NODE_TEST_ARGS:-} enduser/browser.test.mjs' \
     _ "$compat"
+# shellcheck disable=SC2016
+run_suite dashboard \
+    bash -c 'cd "$1/node" && CASTELLAN_SCREENSHOT_DIR="$2" exec timeout -k 10 300 node --test ${NODE_TEST_ARGS:-} \
+        dashboard/browser.test.mjs' _ "$compat" "$root/target/screenshots/dashboard-$label"
 
 echo "enduser[$label]: summary"
 for r in "${results[@]}"; do

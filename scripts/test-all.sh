@@ -11,7 +11,9 @@
 # and streams postgres (log streams delivered to a receiver in the test, and
 # `castellan logs tail`, with servers of their own as well), enduser sqlite and enduser
 # postgres (the Authentication API and the hosted login pages through auth0-python,
-# openid-client and a real chromium, servers of their own too). Every phase
+# openid-client and a real chromium, and the dashboard in that chromium, with a
+# screenshot per step in target/screenshots/dashboard-BACKEND; servers of their own
+# too). Every phase
 # runs even when an earlier independent one failed, and a summary line per phase
 # closes the output. Without PostgreSQL binaries the PostgreSQL phases are skipped
 # with a warning, except under CI=true, where that is a failure. The exit status is

@@ -17,30 +17,17 @@
 //
 // Starts a server of its own: run it through compat/enduser.sh (see harness.mjs).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { caDir, ROOT, startServer, tag } from './harness.mjs';
+import { browserHome, CHROMIUM, CHROMIUM_ARGS, ROOT, startServer, tag } from './harness.mjs';
 
-const CHROMIUM = process.env.CASTELLAN_CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.CASTELLAN_SCREENSHOT_DIR || join(ROOT, 'target', 'screenshots', 'enduser');
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let server;
 let app;
@@ -50,23 +37,6 @@ let callback; // { server, base, hits: [{ method, path, params }] }
 let email;
 let password;
 let userId;
-
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')}: ${r.error || r.stderr}`);
-  }
-}
-
-/** A HOME for chromium whose NSS database trusts the suites' CA. */
-function browserHome() {
-  const dir = mkdtempSync(join(process.env.TMPDIR || tmpdir(), 'castellan-enduser-chromium-'));
-  const db = join(dir, '.pki', 'nssdb');
-  mkdirSync(db, { recursive: true });
-  run('certutil', ['-d', `sql:${db}`, '-N', '--empty-password']);
-  run('certutil', ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', 'castellan enduser CA', '-i', join(caDir(), 'ca.pem')]);
-  return dir;
-}
 
 /** The application's side: records each request to /cb and /bye, answers a page. */
 function startCallback() {
@@ -178,7 +148,7 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: CHROMIUM_ARGS,
     env: { ...process.env, HOME: home },
     timeout: 60_000,
   });

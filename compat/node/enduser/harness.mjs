@@ -86,6 +86,9 @@ export class Server {
     this.dir = mkdtempSync(join(process.env.TMPDIR || tmpdir(), `castellan-enduser-${name}-`));
     this.adminId = 'admin' + randomBytes(8).toString('hex');
     this.adminSecret = randomBytes(36).toString('base64url');
+    // The first dashboard administrator (the dashboard suite signs in with it).
+    this.dashboardEmail = 'admin@example.com';
+    this.dashboardPassword = randomBytes(18).toString('base64url');
     this.proc = null;
     this.db = null;
     this.pgAdmin = (process.env.CASTELLAN_ENDUSER_PG_URL || '').trim();
@@ -126,6 +129,8 @@ export class Server {
       NO_COLOR: '1',
       CASTELLAN_BOOTSTRAP_CLIENT_ID: this.adminId,
       CASTELLAN_BOOTSTRAP_CLIENT_SECRET: this.adminSecret,
+      CASTELLAN_BOOTSTRAP_ADMIN_EMAIL: this.dashboardEmail,
+      CASTELLAN_BOOTSTRAP_ADMIN_PASSWORD: this.dashboardPassword,
     });
     const out = openSync(join(this.dir, 'server.log'), 'w');
     this.proc = spawn(binary(), args, { env, stdio: ['ignore', out, out] });
@@ -244,6 +249,40 @@ export class Server {
   async userByEmail(email) {
     return this.mgmt('GET', `/users-by-email?email=${encodeURIComponent(email)}`);
   }
+}
+
+// --- a real browser ------------------------------------------------------------
+
+export const CHROMIUM = process.env.CASTELLAN_CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')}: ${r.error || r.stderr}`);
+  }
+}
+
+/**
+ * A HOME for chromium whose NSS database (~/.pki/nssdb, made with certutil) trusts
+ * the suites' CA: how Chromium on Linux picks up a local CA, so TLS is verified.
+ */
+export function browserHome() {
+  const dir = mkdtempSync(join(process.env.TMPDIR || tmpdir(), 'castellan-enduser-chromium-'));
+  const db = join(dir, '.pki', 'nssdb');
+  mkdirSync(db, { recursive: true });
+  run('certutil', ['-d', `sql:${db}`, '-N', '--empty-password']);
+  run('certutil', ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', 'castellan enduser CA', '-i', join(caDir(), 'ca.pem')]);
+  return dir;
 }
 
 export async function startServer(name) {

@@ -34,7 +34,7 @@ pub fn router(app: App) -> Router {
         .merge(logs::routes())
         .merge(enduser::routes())
         .merge(hosted::routes())
-        .merge(dashboard::routes())
+        .merge(dashboard::routes().layer(middleware::from_fn_with_state(state.clone(), dashboard::html_errors)))
         .merge(devices::routes())
         .merge(protection::routes())
         .fallback(fallback)
@@ -70,7 +70,7 @@ async fn record_failures(State(state): State<AppState>, mut req: Request, next: 
     if let Some(m) = value.get("message").and_then(|m| m.as_str()) {
         event.description = Some(m.chars().take(512).collect());
     }
-    if let Err(e) = state.app.store.insert_logs(tenant.id, &[event]).await {
+    if let Err(e) = state.app.log_events(tenant.id, &[event]).await {
         tracing::error!(error = %e, "could not record a failed API call");
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
@@ -90,7 +90,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn fallback(req: Request) -> Response {
+async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+    if dashboard::is_dashboard_path(req.uri().path()) {
+        return dashboard::not_found(state, req).await;
+    }
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     match endpoints::find(&method, &path) {

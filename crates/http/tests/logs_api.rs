@@ -181,3 +181,57 @@ async fn role_writes_leave_events() {
     assert_eq!(descriptions, ["Create a role", "Create a User", "Assign roles to a user", "Delete a role"]);
     assert_eq!(sapi[2]["details"]["request"]["body"], json!({"roles": [rid]}));
 }
+
+/// Token events of concurrent requests share transactions (group commit):
+/// every request still gets exactly its own event, written before it answers,
+/// and events of two tenants in one batch stay with their tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_token_events_are_each_written_once() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    let mut tasks = Vec::new();
+    for i in 0..48 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let (id, secret, host) = match i % 3 {
+                0 => (ADMIN_ID, ADMIN_SECRET.to_string(), DOMAIN),
+                1 => (ADMIN_ID, format!("wrong-{i}"), DOMAIN),
+                _ => ("otheradmin", "other-secret".to_string(), "other.test"),
+            };
+            let body = json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret,
+                "audience": if host == DOMAIN { AUDIENCE.to_string() } else { "https://other.test/api/v2/".to_string() }});
+            let req = axum::http::Request::builder()
+                .method("POST")
+                .uri("/oauth/token")
+                .header("host", host)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap();
+            s.send(req).await.status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 32, "{statuses:?}");
+    let t = s.admin_token().await; // one more seccft
+    let ok = s.call("GET", "/api/v2/logs?q=type:seccft&include_totals=true&per_page=100", Some(&t), None).await;
+    assert_eq!(ok.body["total"], 17, "{:?}", ok.body["total"]);
+    let failed = s.call("GET", "/api/v2/logs?q=type:feccft&include_totals=true&per_page=100", Some(&t), None).await;
+    assert_eq!(failed.body["total"], 16);
+    let mut ids: Vec<&str> =
+        ok.body["logs"].as_array().unwrap().iter().map(|e| e["log_id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 17, "log ids are unique");
+    // The other tenant's 16 events are its own.
+    let other = s.app.tenant_for_host("other.test").await.unwrap().unwrap();
+    let f = castellan_query::parse("type:seccft", &castellan_query::LogSchema).unwrap();
+    let (_, total) = s
+        .app
+        .store
+        .search_logs(other.id, &f, castellan_store::LogSort { descending: true }, 0, 100, true)
+        .await
+        .unwrap();
+    assert_eq!(total, Some(16));
+}

@@ -276,3 +276,36 @@ async fn unknown_host_and_unserved_endpoints() {
     assert_eq!(s.call("GET", "/healthz", None, None).await.status, StatusCode::OK);
     assert_eq!(s.call("GET", "/readyz", None, None).await.status, StatusCode::OK);
 }
+
+/// The token endpoint caches the client, API and grant; a change made through
+/// the Management API is seen by the very next token request.
+#[tokio::test]
+async fn token_config_changes_apply_at_once() {
+    let s = TestServer::start().await;
+    let t = s.admin_token().await;
+    s.client_with_scopes("m2m-c", "m2m-secret", &["read:users", "read:roles"]).await;
+    let ask = |secret: &str| {
+        json!({"grant_type": "client_credentials", "client_id": "m2m-c", "client_secret": secret, "audience": AUDIENCE})
+    };
+    // Warm the cache, then narrow the grant.
+    let r = s.call("POST", "/oauth/token", None, Some(ask("m2m-secret"))).await;
+    assert_eq!(r.body["scope"], "read:users read:roles");
+    let r = s.call("PATCH", "/api/v2/client-grants/cgr_m2m-c", Some(&t), Some(json!({"scope": ["read:users"]}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = s.call("POST", "/oauth/token", None, Some(ask("m2m-secret"))).await;
+    assert_eq!(r.body["scope"], "read:users");
+    // Rotating the secret retires the old one at once.
+    let rot = s.call("POST", "/api/v2/clients/m2m-c/rotate-secret", Some(&t), None).await;
+    assert_eq!(rot.status, StatusCode::OK);
+    let r = s.call("POST", "/oauth/token", None, Some(ask("m2m-secret"))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let fresh = rot.body["client_secret"].as_str().unwrap();
+    assert_eq!(s.call("POST", "/oauth/token", None, Some(ask(fresh))).await.status, StatusCode::OK);
+    // Deleting the grant, then the client.
+    let r = s.call("DELETE", "/api/v2/client-grants/cgr_m2m-c", Some(&t), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = s.call("POST", "/oauth/token", None, Some(ask(fresh))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(s.call("DELETE", "/api/v2/clients/m2m-c", Some(&t), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(s.call("POST", "/oauth/token", None, Some(ask(fresh))).await.status, StatusCode::UNAUTHORIZED);
+}

@@ -43,7 +43,8 @@ fn normalize(email: &str) -> String {
 }
 
 impl App {
-    /// Creates a dashboard administrator (at tenant bootstrap).
+    /// Creates a dashboard administrator (at tenant bootstrap, or added by
+    /// another one).
     pub async fn create_dashboard_admin(
         &self,
         tenant_id: i64,
@@ -64,6 +65,64 @@ impl App {
             locked_until: None,
         };
         self.store.insert_dashboard_admin(tenant_id, &admin).await?;
+        Ok(())
+    }
+
+    pub async fn list_dashboard_admins(&self, tenant: &Tenant) -> Result<Vec<DashboardAdmin>, ServiceError> {
+        Ok(self.store.list_dashboard_admins(tenant.id).await?)
+    }
+
+    /// Another administrator, added by a signed-in one.
+    pub async fn add_dashboard_admin(
+        &self,
+        tenant: &Tenant,
+        by: &DashboardAdmin,
+        email: &str,
+        password: &str,
+    ) -> Result<(), ServiceError> {
+        let email = normalize(email);
+        let valid = email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+            && !email.chars().any(char::is_whitespace);
+        if !valid {
+            return Err(ServiceError::bad_request("Enter the new administrator's email address.", None));
+        }
+        match self.create_dashboard_admin(tenant.id, &email, password).await {
+            Err(ServiceError::Conflict { .. }) => Err(ServiceError::Conflict {
+                message: format!("{email} is already an administrator."),
+                code: "admin_exists",
+            }),
+            Err(e) => Err(e),
+            Ok(()) => {
+                tracing::info!(tenant = %tenant.domain, by = %by.id, email = %email, "dashboard administrator added");
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes an administrator and ends their sessions. Never oneself
+    /// (another administrator must do it), never the tenant's last one.
+    pub async fn remove_dashboard_admin(
+        &self,
+        tenant: &Tenant,
+        by: &DashboardAdmin,
+        id: &str,
+    ) -> Result<(), ServiceError> {
+        if id == by.id {
+            return Err(ServiceError::bad_request(
+                "You cannot remove yourself: another administrator has to do it.",
+                None,
+            ));
+        }
+        if self.store.dashboard_admin(tenant.id, id).await?.is_none() {
+            return Err(ServiceError::NotFound {
+                message: "The administrator does not exist.".into(),
+                code: "inexistent_admin",
+            });
+        }
+        if !self.store.delete_dashboard_admin(tenant.id, id).await? {
+            return Err(ServiceError::bad_request("The last administrator cannot be removed.", None));
+        }
+        tracing::info!(tenant = %tenant.domain, by = %by.id, admin = %id, "dashboard administrator removed");
         Ok(())
     }
 

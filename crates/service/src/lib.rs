@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod devices;
 pub mod enduser;
 pub mod error;
+mod events;
 pub mod grants;
 pub mod hosted;
 pub mod login;
@@ -43,11 +44,30 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
     tenants: Arc<tenants::TenantCache>,
+    events: Arc<events::GroupCommit>,
+    m2m: Arc<token::M2mCache>,
 }
 
 impl App {
     pub fn new(store: Store, clock: Arc<dyn Clock>, hasher: PasswordHasher) -> Self {
-        App { store, clock, hasher, tenants: Arc::new(tenants::TenantCache::default()) }
+        App {
+            store,
+            clock,
+            hasher,
+            tenants: Arc::new(tenants::TenantCache::default()),
+            events: Arc::new(events::GroupCommit::default()),
+            m2m: Arc::new(token::M2mCache::default()),
+        }
+    }
+
+    /// Writes events that record no other change; concurrent callers share
+    /// one transaction (see `events`). Returns once they are durable.
+    pub async fn log_events(
+        &self,
+        tenant: i64,
+        events: &[castellan_domain::log_event::LogEvent],
+    ) -> Result<(), castellan_store::StoreError> {
+        self.events.write(&self.store, tenant, events).await
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -1,10 +1,13 @@
 //! /oauth/token (client credentials) and the verification of Management API
 //! bearer tokens.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use castellan_crypto::{verify, JwtError, VerifyOptions};
 use castellan_domain::log_event::LogEvent;
+use castellan_domain::tenant_model::{Client, ClientGrant, ResourceServer};
 use serde::Serialize;
 use serde_json::json;
 
@@ -48,6 +51,43 @@ pub struct TokenResponse {
     pub token_type: &'static str,
 }
 
+/// How long another instance's change to a client, API or grant may go
+/// unseen by this one's token endpoint.
+const M2M_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Entries kept at most; the cache starts over when full.
+const M2M_CACHE_MAX: usize = 10_000;
+
+pub(crate) struct M2mConfig {
+    client: Option<(Client, String)>,
+    api: Option<ResourceServer>,
+    grant: Option<ClientGrant>,
+}
+
+type M2mKey = (i64, String, Option<String>);
+/// When it was read, the configuration generation it was read at, the data.
+type M2mEntry = (Instant, u64, Arc<M2mConfig>);
+
+#[derive(Default)]
+pub(crate) struct M2mCache {
+    entries: Mutex<HashMap<M2mKey, M2mEntry>>,
+}
+
+impl M2mCache {
+    fn lookup(&self, key: &M2mKey, generation: u64) -> Option<Arc<M2mConfig>> {
+        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, g, cfg) = map.get(key)?;
+        (*g == generation && at.elapsed() < M2M_CACHE_TTL).then(|| cfg.clone())
+    }
+
+    fn keep(&self, key: M2mKey, generation: u64, cfg: Arc<M2mConfig>) {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= M2M_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(key, (Instant::now(), generation, cfg));
+    }
+}
+
 fn unauthorized() -> OAuthError {
     OAuthError::new(401, "access_denied", "Unauthorized")
 }
@@ -76,7 +116,7 @@ impl App {
                     }
                     Err(err) => e.description = Some(err.description.clone()),
                 }
-                if let Err(log_err) = self.store.insert_logs(tenant.id, &[e]).await {
+                if let Err(log_err) = self.log_events(tenant.id, &[e]).await {
                     tracing::error!(error = %log_err, "could not record the token event");
                     return Err(OAuthError::internal());
                 }
@@ -110,13 +150,9 @@ impl App {
         let client_id =
             req.client_id.as_deref().ok_or_else(|| OAuthError::new(401, "access_denied", "Unauthorized"))?;
         let secret = req.client_secret.as_ref().ok_or_else(unauthorized)?;
-        let (client, stored_hash) = self
-            .store
-            .client_by_id(tenant.id, client_id)
-            .await
-            .map_err(|_| OAuthError::internal())?
-            .ok_or_else(unauthorized)?;
-        if !tenant.secrets.verify(secret.expose(), &stored_hash) {
+        let cfg = self.m2m_config(tenant.id, client_id, req.audience.as_deref()).await?;
+        let (client, stored_hash) = cfg.client.as_ref().ok_or_else(unauthorized)?;
+        if !tenant.secrets.verify(secret.expose(), stored_hash) {
             return Err(unauthorized());
         }
         if !client.grant_types.iter().any(|g| g == "client_credentials") {
@@ -135,26 +171,16 @@ impl App {
                 "No audience parameter was provided, and no default audience has been configured",
             )
         })?;
-        let api = self
-            .store
-            .resource_server_by_identifier(tenant.id, audience)
-            .await
-            .map_err(|_| OAuthError::internal())?
-            .ok_or_else(|| {
-                OAuthError::new(403, "access_denied", format!("Service not enabled within domain: {audience}"))
-            })?;
-        let grant = self
-            .store
-            .client_grant_for(tenant.id, client_id, audience)
-            .await
-            .map_err(|_| OAuthError::internal())?
-            .ok_or_else(|| {
-                OAuthError::new(
-                    403,
-                    "access_denied",
-                    format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
-                )
-            })?;
+        let api = cfg.api.as_ref().ok_or_else(|| {
+            OAuthError::new(403, "access_denied", format!("Service not enabled within domain: {audience}"))
+        })?;
+        let grant = cfg.grant.as_ref().ok_or_else(|| {
+            OAuthError::new(
+                403,
+                "access_denied",
+                format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
+            )
+        })?;
         // A grant for user flows does not authorize machine-to-machine tokens.
         if grant.extra.get("subject_type").and_then(|v| v.as_str()).is_some_and(|t| t != "client") {
             return Err(OAuthError::new(
@@ -216,8 +242,43 @@ impl App {
         };
         Ok((
             TokenResponse { access_token, scope, expires_in: api.token_lifetime, token_type: "Bearer" },
-            Some(client.name),
+            Some(client.name.clone()),
         ))
+    }
+
+    /// The client, API and grant a client-credentials request needs, from a
+    /// short-lived cache: the token path then runs no SQL. An entry is used
+    /// while no configuration change was committed in this process since it
+    /// was read (`Store::config_generation`), and for at most
+    /// `M2M_CACHE_TTL` (changes made by other instances).
+    async fn m2m_config(
+        &self,
+        tenant: i64,
+        client_id: &str,
+        audience: Option<&str>,
+    ) -> Result<Arc<M2mConfig>, OAuthError> {
+        let key = (tenant, client_id.to_string(), audience.map(str::to_string));
+        let generation = self.store.config_generation();
+        if let Some(hit) = self.m2m.lookup(&key, generation) {
+            return Ok(hit);
+        }
+        let client = self.store.client_by_id(tenant, client_id).await.map_err(|_| OAuthError::internal())?;
+        let (mut api, mut grant) = (None, None);
+        if let (Some(_), Some(aud)) = (&client, audience) {
+            api = self.store.resource_server_by_identifier(tenant, aud).await.map_err(|_| OAuthError::internal())?;
+            if api.is_some() {
+                grant =
+                    self.store.client_grant_for(tenant, client_id, aud).await.map_err(|_| OAuthError::internal())?;
+            }
+        }
+        let found = client.is_some();
+        let cfg = Arc::new(M2mConfig { client, api, grant });
+        if found {
+            // Unknown client ids are not kept: they would let anyone fill
+            // the cache.
+            self.m2m.keep(key, generation, cfg.clone());
+        }
+        Ok(cfg)
     }
 
     /// Verifies a Management API bearer token for this tenant.

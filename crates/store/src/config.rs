@@ -217,6 +217,7 @@ impl Store {
         let n = q.build().execute(&mut *tx).await.map_err(|e| conflict_or(e, conflict))?.rows_affected();
         crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
+        self.config_changed();
         Ok(n)
     }
 

@@ -67,6 +67,31 @@ impl Store {
         q.build().fetch_optional(&self.pool).await?.as_ref().map(admin).transpose()
     }
 
+    /// Every administrator of the tenant, by email.
+    pub async fn list_dashboard_admins(&self, tenant: i64) -> Result<Vec<DashboardAdmin>> {
+        let mut q = Sql::new(&format!("SELECT {ADMIN_COLS} FROM dashboard_admins WHERE tenant_id = "));
+        q.int(tenant).push(" ORDER BY email");
+        q.build().fetch_all(&self.pool).await?.iter().map(admin).collect()
+    }
+
+    /// Deletes an administrator and their sessions, unless they are the
+    /// tenant's last one. False when nothing was deleted (unknown, or last).
+    pub async fn delete_dashboard_admin(&self, tenant: i64, id: &str) -> Result<bool> {
+        let _w = self.write_guard().await;
+        let mut tx = self.write_tx().await?;
+        let mut q = Sql::new("DELETE FROM dashboard_admins WHERE tenant_id = ");
+        q.int(tenant).push(" AND id = ").text(id);
+        q.push(" AND (SELECT COUNT(*) FROM dashboard_admins WHERE tenant_id = ").int(tenant).push(") > 1");
+        if q.build().execute(&mut *tx).await?.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let mut q = Sql::new("DELETE FROM dashboard_sessions WHERE tenant_id = ");
+        q.int(tenant).push(" AND admin_id = ").text(id);
+        q.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Records a sign-in outcome: on success the failure count is reset and
     /// `last_login_at` set; on failure `failures` and `locked_until` are stored.
     pub async fn record_dashboard_sign_in(

@@ -151,6 +151,7 @@ impl Store {
         }
         crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
+        self.config_changed();
         Ok(gone)
     }
 
@@ -173,6 +174,7 @@ impl Store {
         delete_where(&mut tx, "user_permissions", "resource_server_identifier", tenant, identifier).await?;
         crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
+        self.config_changed();
         Ok(gone)
     }
 
@@ -214,6 +216,7 @@ impl Store {
         let n = u.build().execute(&mut *tx).await?.rows_affected();
         crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
+        self.config_changed();
         Ok(Some(n))
     }
 }

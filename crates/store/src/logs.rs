@@ -113,6 +113,23 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the events of several tenants in one transaction (the group
+    /// commit of events that record no other change).
+    pub async fn insert_logs_grouped(&self, events: &[(i64, &LogEvent)]) -> Result<()> {
+        let _w = self.write_guard().await;
+        let mut tx = self.write_tx().await?;
+        let mut i = 0;
+        while i < events.len() {
+            let tenant = events[i].0;
+            let run: Vec<LogEvent> =
+                events[i..].iter().take_while(|(t, _)| *t == tenant).map(|(_, e)| (*e).clone()).collect();
+            i += run.len();
+            insert_logs_tx(&mut tx, tenant, &run).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn get_log(&self, tenant: i64, log_id: &str) -> Result<Option<LogEvent>> {
         let mut q = Sql::new("SELECT doc FROM logs WHERE tenant_id = ");
         q.int(tenant).push(" AND log_id = ").text(log_id);

@@ -292,6 +292,11 @@ CREATE TABLE password_history (
 );
 CREATE INDEX password_history_user ON password_history (tenant_id, user_id, replaced_at)
 "#,
+    // The tenant's users in key order: searches that no search term can
+    // drive (everything, or NOT …) walk this small index instead of the rows.
+    r#"
+CREATE INDEX users_tenant ON users (tenant_id, pk)
+"#,
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

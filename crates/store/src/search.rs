@@ -78,7 +78,16 @@ pub struct SearchPage {
 
 const MAX_CHAR: char = '\u{10FFFF}';
 
+/// The most matches a part of an AND may have to drive it (see
+/// `and_driver`).
+const DRIVER_MAX: i64 = 5000;
+
 impl Store {
+    /// A page of the users matching `filter`, and the count when asked.
+    ///
+    /// The page is found in two steps: the primary keys first (an index walk
+    /// that never loads a document it skips, so deep offsets and sorts stay
+    /// small), then the page's documents by key.
     pub async fn search_users(
         &self,
         tenant: i64,
@@ -88,9 +97,10 @@ impl Store {
         limit: u64,
         with_total: bool,
     ) -> Result<SearchPage> {
-        let mut q = Sql::new("SELECT ");
-        q.push(USER_COLUMNS).push(" FROM users u WHERE u.tenant_id = ").int(tenant).push(" AND ");
-        self.condition(&mut q, tenant, filter);
+        let driver = self.and_driver(tenant, filter).await?;
+        let mut q = Sql::new("SELECT u.pk FROM users u");
+        self.users_of_tenant(&mut q, tenant, filter, sort.is_none());
+        self.page_condition(&mut q, tenant, filter, driver);
         match sort {
             Some(s) => {
                 let dir = if s.descending { "DESC" } else { "ASC" };
@@ -105,48 +115,307 @@ impl Store {
             .int(limit.min(i64::MAX as u64) as i64)
             .push(" OFFSET ")
             .int(offset.min(i64::MAX as u64) as i64);
-        let rows = q.build().fetch_all(&self.pool).await?;
-        let users = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
-        let total = if with_total { Some(self.count_users(tenant, filter).await?) } else { None };
+        let mut keys = Vec::new();
+        for row in q.build().fetch_all(&self.pool).await? {
+            keys.push(get_i64(&row, "pk")?);
+        }
+        let users = self.users_by_pk(&keys).await?;
+        let total = if with_total { Some(self.count_with(tenant, filter, driver).await?) } else { None };
         Ok(SearchPage { users, total })
     }
 
-    /// The query plan of a user search's count, one line per plan row; used
-    /// by tests to prove every query class is answered from an index.
-    pub async fn explain_user_search(&self, tenant: i64, filter: &Filter) -> Result<String> {
-        let mut q = Sql::new(match self.dialect {
-            Dialect::Sqlite => "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM users u WHERE u.tenant_id = ",
-            Dialect::Postgres => "EXPLAIN SELECT COUNT(*) FROM users u WHERE u.tenant_id = ",
-        });
+    /// The documents of `keys`, in that order (keys deleted meanwhile are
+    /// left out).
+    async fn users_by_pk(&self, keys: &[i64]) -> Result<Vec<StoredUser>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new("SELECT ");
+        q.push(USER_COLUMNS).push(" FROM users WHERE pk IN (");
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.int(*k);
+        }
+        q.push(")");
+        let mut found = std::collections::HashMap::with_capacity(keys.len());
+        for row in q.build().fetch_all(&self.pool).await? {
+            let u = decode(&row)?;
+            found.insert(u.pk, u);
+        }
+        Ok(keys.iter().filter_map(|k| found.remove(k)).collect())
+    }
+
+    /// `FROM users u` continued with the tenant test, written so that the
+    /// cheapest index drives: when every match must have a search term, the
+    /// terms index does (SQLite's `+` keeps the users indexes out of it);
+    /// otherwise the tenant's users are walked in key order.
+    fn users_of_tenant(&self, q: &mut Sql, tenant: i64, filter: &Filter, pk_order: bool) {
+        match self.dialect {
+            Dialect::Sqlite if anchored(filter) => {
+                q.push(" WHERE +u.tenant_id = ");
+            }
+            Dialect::Sqlite if pk_order => {
+                q.push(" INDEXED BY users_tenant WHERE u.tenant_id = ");
+            }
+            _ => {
+                q.push(" WHERE u.tenant_id = ");
+            }
+        }
         q.int(tenant).push(" AND ");
-        self.condition(&mut q, tenant, filter);
+    }
+
+    /// The query plans of a user search (its count, then its first page),
+    /// one line per plan row; used by tests to prove every query class is
+    /// answered from an index.
+    pub async fn explain_user_search(&self, tenant: i64, filter: &Filter) -> Result<String> {
+        let prefix = match self.dialect {
+            Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
+            Dialect::Postgres => "EXPLAIN ",
+        };
+        let driver = self.and_driver(tenant, filter).await?;
+        let mut count = Sql::new(prefix);
+        self.count_sql(&mut count, tenant, filter, driver);
+        let mut page = Sql::new(prefix);
+        page.push("SELECT u.pk FROM users u");
+        self.users_of_tenant(&mut page, tenant, filter, true);
+        self.page_condition(&mut page, tenant, filter, driver);
+        page.push(" ORDER BY u.pk ASC LIMIT 50");
         let mut conn = self.pool.acquire().await?;
         if self.dialect == Dialect::Postgres {
             // Tiny test tables make sequential scans cheapest; forbid them to
             // see which indexes the planner can use.
             sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await?;
         }
-        let rows = q.build().fetch_all(&mut *conn).await;
+        let mut rows = Vec::new();
+        let mut failed = None;
+        for q in [&count, &page] {
+            match q.build().fetch_all(&mut *conn).await {
+                Ok(r) => rows.extend(r),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
         if self.dialect == Dialect::Postgres {
             sqlx::query("SET enable_seqscan = on").execute(&mut *conn).await?;
+        }
+        if let Some(e) = failed {
+            return Err(e.into());
         }
         let col = match self.dialect {
             Dialect::Sqlite => "detail",
             Dialect::Postgres => "QUERY PLAN",
         };
         let mut out = Vec::new();
-        for r in rows? {
+        for r in rows {
             out.push(crate::get_str(&r, col)?);
         }
         Ok(out.join("\n"))
     }
 
+    /// How many users match: counted from the search terms (a set
+    /// expression over index ranges), never by visiting the users.
     pub async fn count_users(&self, tenant: i64, filter: &Filter) -> Result<u64> {
-        let mut q = Sql::new("SELECT COUNT(*) AS n FROM users u WHERE u.tenant_id = ");
-        q.int(tenant).push(" AND ");
-        self.condition(&mut q, tenant, filter);
+        let driver = self.and_driver(tenant, filter).await?;
+        self.count_with(tenant, filter, driver).await
+    }
+
+    async fn count_with(&self, tenant: i64, filter: &Filter, driver: Option<usize>) -> Result<u64> {
+        let mut q = Sql::new("");
+        self.count_sql(&mut q, tenant, filter, driver);
         let row = q.build().fetch_one(&self.pool).await?;
         Ok(get_i64(&row, "n")?.max(0) as u64)
+    }
+
+    /// For a top-level AND one of whose parts matches few users (at most
+    /// `DRIVER_MAX`, measured by a bounded count), that part's index: its
+    /// keys are then the candidates, and each of the other parts is checked
+    /// per candidate against that user's own terms. Intersecting the sets
+    /// instead would collect every match of a broad part (a quarter of the
+    /// tenant) to keep a few hundred.
+    async fn and_driver(&self, tenant: i64, filter: &Filter) -> Result<Option<usize>> {
+        let Filter::And(items) = filter else {
+            return Ok(None);
+        };
+        if items.len() < 2 {
+            return Ok(None);
+        }
+        let mut best: Option<(usize, i64)> = None;
+        for (i, item) in items.iter().enumerate().filter(|(_, f)| anchored(f)) {
+            let mut q = Sql::new("SELECT COUNT(*) AS n FROM (");
+            self.key_set(&mut q, tenant, item);
+            q.push(" LIMIT ").int(DRIVER_MAX + 1).push(") e");
+            let n = get_i64(&q.build().fetch_one(&self.pool).await?, "n")?;
+            if n <= DRIVER_MAX && best.is_none_or(|(_, m)| n < m) {
+                best = Some((i, n));
+            }
+        }
+        Ok(best.map(|(i, _)| i))
+    }
+
+    /// The page query's condition on `u`.
+    fn page_condition(&self, q: &mut Sql, tenant: i64, filter: &Filter, driver: Option<usize>) {
+        match (filter, driver) {
+            (Filter::And(items), Some(d)) => {
+                q.push("u.pk IN (SELECT d.pk FROM (");
+                self.key_set(q, tenant, &items[d]);
+                q.push(") d WHERE 1 = 1");
+                self.probes(q, tenant, items, d);
+                q.push(")");
+            }
+            _ => self.condition(q, tenant, filter),
+        }
+    }
+
+    /// ` AND <probe>` for every part of an AND but the driving one; `d.pk`
+    /// is the candidate.
+    fn probes(&self, q: &mut Sql, tenant: i64, items: &[Filter], driver: usize) {
+        for (j, item) in items.iter().enumerate() {
+            if j != driver && !matches!(item, Filter::All) {
+                q.push(" AND ");
+                self.probe(q, tenant, item);
+            }
+        }
+    }
+
+    /// Whether candidate `d.pk` matches `f`, from that user's own terms.
+    fn probe(&self, q: &mut Sql, tenant: i64, f: &Filter) {
+        match f {
+            Filter::All => {
+                q.push("1 = 1");
+            }
+            Filter::Field { path, kind, cond } => {
+                q.push("EXISTS (SELECT 1 FROM user_terms p WHERE p.user_pk = d.pk");
+                if matches!(cond, Cond::Eq(_)) {
+                    // All four columns of the value (or num) index are then
+                    // fixed: one index lookup.
+                    q.push(" AND p.tenant_id = ").int(tenant);
+                }
+                q.push(" AND p.field = ").text(path.as_str());
+                self.term_condition_on(q, "p", *kind, cond);
+                q.push(")");
+            }
+            Filter::And(items) | Filter::Or(items) => {
+                let and = matches!(f, Filter::And(_));
+                if items.is_empty() {
+                    q.push(if and { "1 = 1" } else { "1 = 0" });
+                    return;
+                }
+                q.push("(");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        q.push(if and { " AND " } else { " OR " });
+                    }
+                    self.probe(q, tenant, item);
+                }
+                q.push(")");
+            }
+            Filter::Not(inner) => {
+                q.push("NOT (");
+                self.probe(q, tenant, inner);
+                q.push(")");
+            }
+        }
+    }
+
+    fn count_sql(&self, q: &mut Sql, tenant: i64, filter: &Filter, driver: Option<usize>) {
+        if let (Filter::And(items), Some(d)) = (filter, driver) {
+            q.push("SELECT COUNT(*) AS n FROM (SELECT DISTINCT pk FROM (");
+            self.key_set(q, tenant, &items[d]);
+            q.push(") d0) d WHERE 1 = 1");
+            self.probes(q, tenant, items, d);
+            return;
+        }
+        match filter {
+            Filter::Field { path, kind, cond } => {
+                // One row per user for single-valued fields; arrays and
+                // identities may repeat a user.
+                q.push(if single_valued(path.as_str()) {
+                    "SELECT COUNT(*)"
+                } else {
+                    "SELECT COUNT(DISTINCT t.user_pk)"
+                });
+                q.push(" AS n FROM user_terms t WHERE t.tenant_id = ");
+                q.int(tenant).push(" AND t.field = ").text(path.as_str());
+                self.term_condition(q, *kind, cond);
+            }
+            _ => {
+                q.push("SELECT COUNT(*) AS n FROM (");
+                self.key_set(q, tenant, filter);
+                q.push(") c");
+            }
+        }
+    }
+
+    /// A compound SELECT of the keys (`pk`) of the users matching `f`:
+    /// INTERSECT for AND, UNION for OR, EXCEPT from the tenant's users for
+    /// NOT.
+    fn key_set(&self, q: &mut Sql, tenant: i64, f: &Filter) {
+        match f {
+            Filter::All => all_keys(q, tenant),
+            Filter::Field { path, kind, cond } => {
+                q.push("SELECT t.user_pk AS pk FROM user_terms t WHERE t.tenant_id = ");
+                q.int(tenant).push(" AND t.field = ").text(path.as_str());
+                self.term_condition(q, *kind, cond);
+            }
+            Filter::Not(inner) => {
+                all_keys(q, tenant);
+                q.push(" EXCEPT ");
+                self.key_operand(q, tenant, inner);
+            }
+            Filter::Or(items) => {
+                if items.is_empty() {
+                    // Matches nothing.
+                    all_keys(q, tenant);
+                    q.push(" AND 1 = 0");
+                    return;
+                }
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        q.push(" UNION ");
+                    }
+                    self.key_operand(q, tenant, item);
+                }
+            }
+            Filter::And(items) => {
+                // Positive parts intersected first, then the negated ones
+                // taken away: the same result whatever the operators'
+                // precedence (PostgreSQL binds INTERSECT tighter, SQLite
+                // reads left to right).
+                let (neg, pos): (Vec<&Filter>, Vec<&Filter>) =
+                    items.iter().filter(|i| !matches!(i, Filter::All)).partition(|i| matches!(i, Filter::Not(_)));
+                if pos.is_empty() {
+                    all_keys(q, tenant);
+                }
+                for (i, item) in pos.iter().enumerate() {
+                    if i > 0 {
+                        q.push(" INTERSECT ");
+                    }
+                    self.key_operand(q, tenant, item);
+                }
+                for item in neg {
+                    if let Filter::Not(inner) = item {
+                        q.push(" EXCEPT ");
+                        self.key_operand(q, tenant, inner);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `f`'s key set as one operand of a compound SELECT (compounds are
+    /// wrapped in a sub-select: SQLite takes no parentheses there).
+    fn key_operand(&self, q: &mut Sql, tenant: i64, f: &Filter) {
+        if matches!(f, Filter::Field { .. }) {
+            self.key_set(q, tenant, f);
+        } else {
+            q.push("SELECT pk FROM (");
+            self.key_set(q, tenant, f);
+            q.push(") s");
+        }
     }
 
     fn condition(&self, q: &mut Sql, tenant: i64, f: &Filter) {
@@ -184,31 +453,36 @@ impl Store {
     }
 
     fn term_condition(&self, q: &mut Sql, kind: FieldKind, cond: &Cond) {
+        self.term_condition_on(q, "t", kind, cond)
+    }
+
+    /// The condition on one term row, the row being `alias`.
+    fn term_condition_on(&self, q: &mut Sql, alias: &str, kind: FieldKind, cond: &Cond) {
         match cond {
             Cond::Exists => {}
             Cond::Eq(v) => {
                 let (col, arg) = column_arg(kind, v);
-                q.push(" AND t.").push(col).push(" = ").arg(arg);
+                q.push(" AND ").push(alias).push(".").push(col).push(" = ").arg(arg);
             }
-            Cond::Prefix(p) => prefix(q, "value", p),
-            Cond::Suffix(s) => prefix(q, "rvalue", &s.chars().rev().collect::<String>()),
+            Cond::Prefix(p) => prefix(q, alias, "value", p),
+            Cond::Suffix(s) => prefix(q, alias, "rvalue", &s.chars().rev().collect::<String>()),
             Cond::Contains(s) => {
                 let f = match self.dialect {
                     Dialect::Sqlite => "instr",
                     Dialect::Postgres => "strpos",
                 };
-                q.push(" AND ").push(f).push("(t.value, ").text(s.as_str()).push(") > 0");
+                q.push(" AND ").push(f).push("(").push(alias).push(".value, ").text(s.as_str()).push(") > 0");
             }
             Cond::Glob(pieces) => {
                 if let Some(first) = pieces.first().filter(|p| !p.is_empty()) {
-                    prefix(q, "value", first);
+                    prefix(q, alias, "value", first);
                 }
                 q.push(" AND");
-                crate::sql::wildcard(q, self.dialect, "t.value", pieces);
+                crate::sql::wildcard(q, self.dialect, &format!("{alias}.value"), pieces);
             }
             Cond::Range { lower, upper } => {
-                bound(q, kind, lower, ">=", ">");
-                bound(q, kind, upper, "<=", "<");
+                bound(q, alias, kind, lower, ">=", ">");
+                bound(q, alias, kind, upper, "<=", "<");
             }
         }
     }
@@ -224,17 +498,37 @@ fn column_arg(kind: FieldKind, v: &Scalar) -> (&'static str, Arg) {
     }
 }
 
-fn prefix(q: &mut Sql, col: &str, p: &str) {
-    q.push(" AND t.").push(col).push(" >= ").text(p);
-    q.push(" AND t.").push(col).push(" < ").text(format!("{p}{MAX_CHAR}"));
+fn prefix(q: &mut Sql, alias: &str, col: &str, p: &str) {
+    q.push(" AND ").push(alias).push(".").push(col).push(" >= ").text(p);
+    q.push(" AND ").push(alias).push(".").push(col).push(" < ").text(format!("{p}{MAX_CHAR}"));
 }
 
-fn bound(q: &mut Sql, kind: FieldKind, b: &Bound<Scalar>, incl: &str, excl: &str) {
+fn bound(q: &mut Sql, alias: &str, kind: FieldKind, b: &Bound<Scalar>, incl: &str, excl: &str) {
     let (op, v) = match b {
         Bound::Unbounded => return,
         Bound::Included(v) => (incl, v),
         Bound::Excluded(v) => (excl, v),
     };
     let (col, arg) = column_arg(kind, v);
-    q.push(" AND t.").push(col).push(" ").push(op).push(" ").arg(arg);
+    q.push(" AND ").push(alias).push(".").push(col).push(" ").push(op).push(" ").arg(arg);
+}
+
+/// Whether every user that `f` matches has a search term that `f` names, so
+/// that the terms index can drive the page query.
+fn anchored(f: &Filter) -> bool {
+    match f {
+        Filter::All | Filter::Not(_) => false,
+        Filter::Field { .. } => true,
+        Filter::And(items) => items.iter().any(anchored),
+        Filter::Or(items) => !items.is_empty() && items.iter().all(anchored),
+    }
+}
+
+/// Fields with at most one term per user (see `terms::user_terms`).
+fn single_valued(path: &str) -> bool {
+    !(path.starts_with("identities.") || path.starts_with("user_metadata") || path.starts_with("app_metadata"))
+}
+
+fn all_keys(q: &mut Sql, tenant: i64) {
+    q.push("SELECT pk FROM users WHERE tenant_id = ").int(tenant);
 }

@@ -1,6 +1,8 @@
 //! Users: the row (sort/lookup columns + the JSON document + password hash)
 //! and its search terms, always written together in one transaction.
 
+use std::collections::HashMap;
+
 use castellan_domain::clock::parse_iso_ms;
 use castellan_domain::log_event::LogEvent;
 use castellan_domain::user::User;
@@ -8,8 +10,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
 use crate::sql::{Arg, Sql};
-use crate::terms::user_terms;
-use crate::{conflict_or, get_i64, get_opt_str, get_str, Result, Store, StoreError};
+use crate::terms::{user_terms, Term};
+use crate::{conflict_or, get_i64, get_opt_f64, get_opt_str, get_str, Dialect, Result, Store, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct StoredUser {
@@ -145,10 +147,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        let mut d = Sql::new("DELETE FROM user_terms WHERE user_pk = ");
-        d.int(pk);
-        d.build().execute(&mut *tx).await?;
-        insert_terms(&mut tx, tenant, pk, u).await?;
+        rewrite_terms(&mut tx, tenant, pk, u, self.dialect).await?;
         crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
@@ -224,8 +223,56 @@ async fn insert_one(tx: &mut Transaction<'_, Any>, tenant: i64, u: &User, passwo
     Ok(pk)
 }
 
+/// A term as a comparable key: (field, value, num's bits).
+type TermKey = (String, Option<String>, Option<u64>);
+
+fn term_key(t: &Term) -> TermKey {
+    (t.field.clone(), t.value.clone(), t.num.map(f64::to_bits))
+}
+
+/// Brings the stored terms of user `pk` in line with `u`, touching only the
+/// terms that changed: a PATCH of one metadata key rewrites two or three
+/// rows instead of all thirty (each row is four index entries).
+async fn rewrite_terms(tx: &mut Transaction<'_, Any>, tenant: i64, pk: i64, u: &User, dialect: Dialect) -> Result<()> {
+    let mut old: HashMap<TermKey, i64> = HashMap::new();
+    let mut q = Sql::new("SELECT field, value, num FROM user_terms WHERE user_pk = ");
+    q.int(pk);
+    for row in q.build().fetch_all(&mut **tx).await? {
+        let t =
+            Term { field: get_str(&row, "field")?, value: get_opt_str(&row, "value")?, num: get_opt_f64(&row, "num")? };
+        *old.entry(term_key(&t)).or_default() += 1;
+    }
+    let mut new: HashMap<TermKey, (i64, Term)> = HashMap::new();
+    for t in user_terms(u) {
+        new.entry(term_key(&t)).or_insert_with(|| (0, t)).0 += 1;
+    }
+    let same = |a: &str| match dialect {
+        Dialect::Sqlite => format!(" AND {a} IS "),
+        Dialect::Postgres => format!(" AND {a} IS NOT DISTINCT FROM "),
+    };
+    let mut add = Vec::new();
+    // A key whose count changed is deleted whole and written again.
+    let changed = old.iter().filter(|(k, n)| new.get(*k).map(|(m, _)| m) != Some(n)).map(|(k, _)| k.clone());
+    for (field, value, num) in changed.collect::<Vec<_>>() {
+        let mut d = Sql::new("DELETE FROM user_terms WHERE user_pk = ");
+        d.int(pk).push(" AND field = ").text(field).push(&same("value"));
+        d.arg(value.map(Arg::Text).unwrap_or(Arg::NullText)).push(&same("num"));
+        d.arg(num.map(|b| Arg::F64(f64::from_bits(b))).unwrap_or(Arg::NullF64));
+        d.build().execute(&mut **tx).await?;
+    }
+    for (k, (n, t)) in new {
+        if old.get(&k) != Some(&n) {
+            add.extend(std::iter::repeat_n(t, n as usize));
+        }
+    }
+    write_terms(tx, tenant, pk, &add).await
+}
+
 async fn insert_terms(tx: &mut Transaction<'_, Any>, tenant: i64, pk: i64, u: &User) -> Result<()> {
-    let terms = user_terms(u);
+    write_terms(tx, tenant, pk, &user_terms(u)).await
+}
+
+async fn write_terms(tx: &mut Transaction<'_, Any>, tenant: i64, pk: i64, terms: &[Term]) -> Result<()> {
     for chunk in terms.chunks(500) {
         let mut q = Sql::new("INSERT INTO user_terms (tenant_id, field, value, rvalue, num, user_pk) VALUES ");
         for (i, t) in chunk.iter().enumerate() {

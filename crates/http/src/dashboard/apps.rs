@@ -34,6 +34,19 @@ const APP_TYPES: &[(&str, &str)] = &[
 ];
 const GRANTS: &[&str] = &["authorization_code", "implicit", "refresh_token", "client_credentials", "password"];
 
+/// The tabs of an application's pages (`current`: "settings" or "apis").
+pub(super) fn app_tabs(id: &str, current: &str) -> String {
+    let href = format!("/dashboard/applications/{}", enc(id));
+    [("settings", "Settings", href.clone()), ("apis", "APIs", format!("{href}/apis"))]
+        .iter()
+        .map(|(k, label, to)| {
+            let cur = if *k == current { r#" aria-current="page""# } else { "" };
+            format!(r#"<li><a href="{}" id="tab-{k}"{cur}>{label}</a></li>"#, esc(to))
+        })
+        .fold(r#"<ul class="tabs" role="list">"#.to_string(), |acc, li| acc + &li)
+        + "</ul>"
+}
+
 fn lines(v: &Value, key: &str) -> String {
     v.get(key)
         .and_then(Value::as_array)
@@ -123,7 +136,7 @@ async fn app_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&st
         )
     };
     let body = format!(
-        r#"{err}<h2>Credentials</h2><dl class="kv"><dt>Domain</dt><dd><code>{domain}</code></dd><dt>Client ID</dt><dd><code id="client-id">{cid}</code></dd><dt>Client secret</dt>{secret}</dl>
+        r#"{tabs}{err}<h2>Credentials</h2><dl class="kv"><dt>Domain</dt><dd><code>{domain}</code></dd><dt>Client ID</dt><dd><code id="client-id">{cid}</code></dd><dt>Client secret</dt>{secret}</dl>
 <form method="post" action="{href_e}/rotate">{csrf}<p class="hint">Rotating makes the current secret stop working at once.</p><button type="submit" class="danger" id="rotate-secret">Rotate secret</button></form>
 <h2>Settings</h2>
 <form method="post" action="{href_e}">{csrf}
@@ -133,7 +146,9 @@ async fn app_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&st
 <p class="hint" id="urls-hint">One URL per line (or separated by commas).</p>
 <fieldset><legend>Grant types</legend>{grants}</fieldset>
 <button type="submit" id="save-application">Save changes</button>
-</form>"#,
+</form>{danger}"#,
+        tabs = app_tabs(id, "settings"),
+        danger = super::deletes::danger_zone(&href, "Delete application"),
         err = error.map(alert).unwrap_or_default(),
         domain = esc(&admin.tenant.domain),
         cid = esc(s(&a, "client_id")),
@@ -221,6 +236,18 @@ async fn api_show(admin: Admin, Path(id): Path<String>) -> Response {
 }
 
 async fn api_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&str>, test: &str) -> Response {
+    api_page_for(admin, id, status, error, test, "").await
+}
+
+/// The API's page; `chosen`: the application selected on the Test tab.
+async fn api_page_for(
+    admin: &Admin,
+    id: &str,
+    status: StatusCode,
+    error: Option<&str>,
+    test: &str,
+    chosen: &str,
+) -> Response {
     let api = match admin.app.get_resource_server(&admin.tenant, id).await {
         Ok(a) => a,
         Err(e) => return admin.error(Some(Nav::Apis), &e),
@@ -237,10 +264,11 @@ async fn api_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&st
     for g in &grants {
         let cid = s(g, "client_id");
         let name = admin.app.client_name(&admin.tenant, cid).await.unwrap_or_else(|| cid.to_string());
-        options.push_str(&format!(r#"<option value="{}">{}</option>"#, esc(cid), esc(&name)));
+        let sel = if cid == chosen { " selected" } else { "" };
+        options.push_str(&format!(r#"<option value="{}"{sel}>{}</option>"#, esc(cid), esc(&name)));
     }
     let test_form = if options.is_empty() {
-        r#"<p class="empty">No application is authorized for this API yet (it needs a client grant).</p>"#.to_string()
+        r#"<p class="empty">No application is authorized for this API yet. Authorize one on its APIs tab (<a href="/dashboard/applications">Applications</a>).</p>"#.to_string()
     } else {
         format!(
             r#"<form method="post" action="{}/test" class="row">{}<div><label for="client_id">Application</label><select id="client_id" name="client_id">{options}</select></div><div><button type="submit" id="get-token">Get a test token</button></div></form>"#,
@@ -259,13 +287,14 @@ async fn api_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&st
 </form>
 <h2 id="test">Test</h2>
 <p class="hint">Asks /oauth/token for a client-credentials token for the chosen application, as your back end would.</p>
-{test_form}{test}"#,
+{test_form}{test}{danger}"#,
         err = error.map(alert).unwrap_or_default(),
         identifier = esc(s(&api, "identifier")),
         alg = esc(s(&api, "signing_alg")),
         href_e = esc(&href),
         csrf = admin.csrf_field(),
         scope_text = esc(&scope_text),
+        danger = super::deletes::danger_zone(&href, "Delete API"),
     );
     admin.page_status(status, Some(Nav::Apis), s(&api, "name"), &body)
 }
@@ -328,5 +357,5 @@ async fn api_test(Path(id): Path<String>, Posted { admin, f }: Posted) -> Respon
         Ok(TokenAnswer::User(_)) => String::new(),
         Err(e) => alert(&format!("{}: {}", e.error, e.description)),
     };
-    api_page(&admin, &id, StatusCode::OK, None, &result).await
+    api_page_for(&admin, &id, StatusCode::OK, None, &result, &client_id).await
 }

@@ -9,8 +9,13 @@
 //! request described as the equivalent API call, so they leave the same log
 //! events. Markup and escaping follow the hosted pages (`crate::hosted`).
 
+mod admins;
 mod apps;
+mod deletes;
+mod errors;
+mod grants;
 mod logs;
+mod profile;
 mod roles;
 mod signin;
 mod users;
@@ -32,13 +37,19 @@ use crate::hosted::{cookie, esc, secure_headers, set_cookie};
 
 pub(crate) const SESSION_COOKIE: &str = "castellan_dashboard";
 
+pub(crate) use errors::{html_errors, is_dashboard_path, not_found};
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(signin::routes())
         .merge(users::routes())
+        .merge(profile::routes())
         .merge(apps::routes())
+        .merge(grants::routes())
+        .merge(deletes::routes())
         .merge(roles::routes())
         .merge(logs::routes())
+        .merge(admins::routes())
 }
 
 /// The sections of the navigation.
@@ -50,6 +61,7 @@ pub(crate) enum Nav {
     Roles,
     Logs,
     Connections,
+    Administrators,
 }
 
 const NAV: &[(Nav, &str, &str)] = &[
@@ -59,6 +71,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Roles, "/dashboard/roles", "Roles"),
     (Nav::Logs, "/dashboard/logs", "Logs"),
     (Nav::Connections, "/dashboard/connections", "Connections"),
+    (Nav::Administrators, "/dashboard/administrators", "Administrators"),
 ];
 
 /// Messages shown after a redirect (`?ok=<code>`): fixed texts only, so a
@@ -69,12 +82,22 @@ const FLASHES: &[(&str, &str)] = &[
     ("user_unblocked", "The user is unblocked."),
     ("user_deleted", "The user was deleted."),
     ("user_saved", "The user was saved."),
+    ("password_set", "The new password is set."),
     ("device_unlinked", "The device was unlinked: its refresh token is revoked."),
     ("roles_assigned", "The role was assigned."),
     ("role_removed", "The role was removed from the user."),
     ("app_created", "The application was created."),
     ("app_saved", "The application settings were saved."),
     ("secret_rotated", "The client secret was rotated. Update the applications that use it."),
+    ("grant_created", "The application is authorized for the API."),
+    ("grant_saved", "The permissions were saved."),
+    ("grant_revoked", "The authorization was revoked."),
+    ("app_deleted", "The application was deleted."),
+    ("api_deleted", "The API was deleted."),
+    ("role_deleted", "The role was deleted."),
+    ("connection_deleted", "The connection was deleted, with its users."),
+    ("admin_added", "The administrator was added. Give them their password over a safe channel."),
+    ("admin_removed", "The administrator was removed and signed out."),
     ("api_created", "The API was created."),
     ("api_saved", "The API was saved."),
     ("role_created", "The role was created."),
@@ -119,6 +142,7 @@ pre{background:#1d1f2a;color:#f5f6fa;padding:1rem;border-radius:4px;overflow:aut
 .tabs a[aria-current=page]{border-bottom:3px solid #3b4cca;font-weight:600}
 .badge{display:inline-block;padding:0 .4rem;border-radius:3px;background:#eef0fb;font-size:.85rem}
 .badge.bad{background:#fdecea;color:#8a1c16}
+.scopes{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:.1rem 1rem}
 .pager{display:flex;gap:1rem;align-items:center;margin:1rem 0}
 dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;background:#fff;border:1px solid #dde0ea;padding:1rem;margin:0}
 dl.kv dt{font-weight:600}dl.kv dd{margin:0;overflow-wrap:anywhere}
@@ -278,10 +302,19 @@ impl Admin {
     pub fn error(&self, nav: Option<Nav>, e: &ServiceError) -> Response {
         let status = match e {
             ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+            ServiceError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ServiceError::Status { status, .. } => {
+                StatusCode::from_u16(*status).ok().filter(|s| s.is_client_error()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
+            ServiceError::BadRequest { .. } => StatusCode::BAD_REQUEST,
         };
-        let title = if status == StatusCode::NOT_FOUND { "Not found" } else { "Something went wrong" };
+        let title = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            _ => "Something went wrong",
+        };
         self.page_status(status, nav, title, &alert(&message(e)))
     }
 

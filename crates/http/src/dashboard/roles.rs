@@ -156,7 +156,8 @@ async fn role_page(admin: &Admin, id: &str, status: StatusCode, error: Option<&s
         format!(r#"<ul id="role-users">{user_rows}</ul><p class="hint">{} users.</p>"#, users.total)
     };
     let body = format!(
-        r#"{err}<p>{desc}</p><h2>Permissions</h2>{perm_table}{add}<h2>Users</h2>{users_list}"#,
+        r#"{err}<p>{desc}</p><h2>Permissions</h2>{perm_table}{add}<h2>Users</h2>{users_list}{danger}"#,
+        danger = super::deletes::danger_zone(&href, "Delete role"),
         err = error.map(alert).unwrap_or_default(),
         desc = esc(role.description.as_deref().unwrap_or("")),
     );
@@ -257,7 +258,8 @@ async fn connection_page(admin: &Admin, id: &str, status: StatusCode, error: Opt
     let body = format!(
         r#"{err}<p class="hint">Strategy {strategy}</p><form method="post" action="/dashboard/connections/{id_e}">{csrf}{db}
 <fieldset><legend>Enabled applications</legend>{enabled}</fieldset>
-<button type="submit" id="save-connection">Save changes</button></form>"#,
+<button type="submit" id="save-connection">Save changes</button></form>{danger}"#,
+        danger = super::deletes::danger_zone(&format!("/dashboard/connections/{}", enc(id)), "Delete connection"),
         err = error.map(alert).unwrap_or_default(),
         strategy = esc(&c.strategy),
         id_e = esc(&enc(id)),

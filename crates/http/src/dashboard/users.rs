@@ -264,14 +264,14 @@ async fn user_page(admin: &Admin, id: &str, tab: &str, status: StatusCode, error
     };
     let blocked = u.get("blocked") == Some(&json!(true));
     let actions = format!(
-        r#"<div class="actions">{}{}<a class="button secondary" href="{}/delete" id="delete-user">Delete user</a></div>"#,
+        r#"<div class="actions"><a class="button secondary" href="{href_e}/edit" id="edit-user">Edit profile</a> <a class="button secondary" href="{href_e}/password" id="change-password">Change password</a> {}{}<a class="button secondary" href="{href_e}/delete" id="delete-user">Delete user</a></div>"#,
         if blocked {
             admin.button(&format!("{href}/unblock"), "Unblock user", "secondary", "unblock-user")
         } else {
             admin.button(&format!("{href}/block"), "Block user", "secondary", "block-user")
         },
         if blocked { r#" <span class="badge bad">This user is blocked</span> "# } else { " " },
-        esc(&href),
+        href_e = esc(&href),
     );
     let title = Some(s(&u, "name")).filter(|n| !n.is_empty()).unwrap_or(id).to_string();
     let body = format!(
@@ -306,7 +306,10 @@ async fn details(admin: &Admin, id: &str, u: &Value) -> Result<String, ServiceEr
         ("Email", "email"),
         ("Email verified", "email_verified"),
         ("Name", "name"),
+        ("Given name", "given_name"),
+        ("Family name", "family_name"),
         ("Nickname", "nickname"),
+        ("Picture", "picture"),
         ("Username", "username"),
         ("Phone", "phone_number"),
         ("Created", "created_at"),
