@@ -151,7 +151,7 @@ pub async fn load(a: &LoadArgs) -> Result<Manifest, String> {
         lift_cap(&a.bin, &a.data_dir, &m)?;
         return Ok(m);
     }
-    let store = Store::connect(&m.store_url(&a.data_dir)).await.map_err(|e| format!("store: {e}"))?;
+    let store = Store::connect_for_bulk_load(&m.store_url(&a.data_dir)).await.map_err(|e| format!("store: {e}"))?;
     let tenant = store
         .tenant_by_domain(&m.domain)
         .await

@@ -80,6 +80,17 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Connects (`sqlite://path` or `postgres://...`), applies migrations.
     pub async fn connect(url: &str) -> Result<Store> {
+        Self::connect_with_cache(url, 8_000).await
+    }
+
+    /// As `connect`, for bulk loads (imports, benchmark data): SQLite's page
+    /// cache is `cache_kib` KiB per connection instead of 8 MB, so that the
+    /// search-term indexes being filled stay in memory longer.
+    pub async fn connect_for_bulk_load(url: &str) -> Result<Store> {
+        Self::connect_with_cache(url, 256_000).await
+    }
+
+    async fn connect_with_cache(url: &str, cache_kib: u32) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let dialect = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Dialect::Postgres
@@ -100,10 +111,10 @@ impl Store {
                         conn.execute("PRAGMA synchronous=NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout=10000").await?;
                         conn.execute("PRAGMA foreign_keys=ON").await?;
-                        // 8 MB a connection (8 connections): the OS keeps the
-                        // rest of the hot pages; larger caches only multiplied
-                        // the resident set under search.
-                        conn.execute("PRAGMA cache_size=-8000").await?;
+                        // 8 MB a connection (8 connections) for a server: the
+                        // OS keeps the rest of the hot pages; larger caches
+                        // only multiplied the resident set under search.
+                        conn.execute(format!("PRAGMA cache_size=-{cache_kib}").as_str()).await?;
                     }
                     Ok(())
                 })

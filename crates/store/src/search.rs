@@ -98,15 +98,48 @@ impl Store {
         with_total: bool,
     ) -> Result<SearchPage> {
         let driver = self.and_driver(tenant, filter).await?;
-        let mut q = Sql::new("SELECT u.pk FROM users u");
-        self.users_of_tenant(&mut q, tenant, filter, sort.is_none());
-        self.page_condition(&mut q, tenant, filter, driver);
+        let q = self.page_sql("", tenant, filter, sort, driver, (offset, limit));
+        let mut keys = Vec::new();
+        for row in q.build().fetch_all(&self.pool).await? {
+            keys.push(get_i64(&row, "pk")?);
+        }
+        let users = self.users_by_pk(&keys).await?;
+        let total = if with_total { Some(self.count_with(tenant, filter, driver).await?) } else { None };
+        Ok(SearchPage { users, total })
+    }
+
+    /// The keys of a page (see `search_users`).
+    fn page_sql(
+        &self,
+        explain: &str,
+        tenant: i64,
+        filter: &Filter,
+        sort: Option<Sort>,
+        driver: Option<usize>,
+        (offset, limit): (u64, u64),
+    ) -> Sql {
+        let mut q = Sql::new(&format!("{explain}SELECT u.pk FROM users u"));
+        if let (Filter::Field { path, kind, cond }, None) = (filter, sort) {
+            // One condition in key order: the keys come straight from the
+            // terms index (already in key order for an exact value, so the
+            // scan stops at the page's end), and the users are not visited.
+            let distinct = if single_valued(path.as_str()) { "" } else { " DISTINCT" };
+            q = Sql::new(&format!("{explain}SELECT{distinct}"));
+            q.push(" t.user_pk AS pk FROM user_terms t WHERE t.tenant_id = ");
+            q.int(tenant).push(" AND t.field = ").text(path.as_str());
+            self.term_condition(&mut q, *kind, cond);
+            q.push(" ORDER BY t.user_pk ASC");
+        } else {
+            self.users_of_tenant(&mut q, tenant, filter, sort.is_none());
+            self.page_condition(&mut q, tenant, filter, driver);
+        }
         match sort {
             Some(s) => {
                 let dir = if s.descending { "DESC" } else { "ASC" };
                 let col = s.field.column();
                 q.push(&format!(" ORDER BY (u.{col} IS NULL) ASC, u.{col} {dir}, u.pk {dir}"));
             }
+            None if matches!(filter, Filter::Field { .. }) => {}
             None => {
                 q.push(" ORDER BY u.pk ASC");
             }
@@ -115,13 +148,7 @@ impl Store {
             .int(limit.min(i64::MAX as u64) as i64)
             .push(" OFFSET ")
             .int(offset.min(i64::MAX as u64) as i64);
-        let mut keys = Vec::new();
-        for row in q.build().fetch_all(&self.pool).await? {
-            keys.push(get_i64(&row, "pk")?);
-        }
-        let users = self.users_by_pk(&keys).await?;
-        let total = if with_total { Some(self.count_with(tenant, filter, driver).await?) } else { None };
-        Ok(SearchPage { users, total })
+        q
     }
 
     /// The documents of `keys`, in that order (keys deleted meanwhile are
@@ -177,11 +204,7 @@ impl Store {
         let driver = self.and_driver(tenant, filter).await?;
         let mut count = Sql::new(prefix);
         self.count_sql(&mut count, tenant, filter, driver);
-        let mut page = Sql::new(prefix);
-        page.push("SELECT u.pk FROM users u");
-        self.users_of_tenant(&mut page, tenant, filter, true);
-        self.page_condition(&mut page, tenant, filter, driver);
-        page.push(" ORDER BY u.pk ASC LIMIT 50");
+        let page = self.page_sql(prefix, tenant, filter, None, driver, (0, 50));
         let mut conn = self.pool.acquire().await?;
         if self.dialect == Dialect::Postgres {
             // Tiny test tables make sequential scans cheapest; forbid them to
@@ -330,6 +353,13 @@ impl Store {
             return;
         }
         match filter {
+            Filter::Not(inner) if anchored(inner) => {
+                // The tenant's users (an index count) less the matches of
+                // what is negated: no set of every key is built.
+                q.push("SELECT (SELECT COUNT(*) FROM users WHERE tenant_id = ").int(tenant).push(") - (");
+                self.count_sql(q, tenant, inner, None);
+                q.push(") AS n");
+            }
             Filter::Field { path, kind, cond } => {
                 // One row per user for single-valued fields; arrays and
                 // identities may repeat a user.

@@ -107,8 +107,17 @@ impl Store {
     pub async fn insert_users_bulk(&self, tenant: i64, users: &[(User, Option<String>)]) -> Result<()> {
         let _w = self.write_guard().await;
         let mut tx = self.write_tx().await?;
+        // Rows first, then every term of the batch sorted by (field, value):
+        // the value index then fills in order instead of at ~30 random
+        // places per user.
+        let mut terms: Vec<(i64, Term)> = Vec::new();
         for (u, hash) in users {
-            insert_one(&mut tx, tenant, u, hash.as_deref()).await?;
+            let pk = insert_row(&mut tx, tenant, u, hash.as_deref()).await?;
+            terms.extend(user_terms(u).into_iter().map(|t| (pk, t)));
+        }
+        terms.sort_by(|a, b| (&a.1.field, &a.1.value, a.0).cmp(&(&b.1.field, &b.1.value, b.0)));
+        for chunk in terms.chunks(500) {
+            write_term_rows(&mut tx, tenant, chunk.iter().map(|(pk, t)| (*pk, t))).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -180,7 +189,11 @@ impl Store {
         let mut d = Sql::new("DELETE FROM user_terms WHERE user_pk = ");
         d.int(pk);
         d.build().execute(&mut *tx).await?;
-        for table in ["user_roles", "user_permissions", "password_history"] {
+        // Everything kept under the user's id goes with it: a user created
+        // again with the same id starts with no tokens, sessions or counts.
+        for table in
+            ["user_roles", "user_permissions", "password_history", "refresh_tokens", "sessions", "login_failures"]
+        {
             let mut d = Sql::new(&format!("DELETE FROM {table} WHERE tenant_id = "));
             d.int(tenant).push(" AND user_id = ").text(user_id);
             d.build().execute(&mut *tx).await?;
@@ -208,6 +221,13 @@ impl Store {
 
 /// Inserts the user row and its terms inside `tx`; returns the row's pk.
 async fn insert_one(tx: &mut Transaction<'_, Any>, tenant: i64, u: &User, password_hash: Option<&str>) -> Result<i64> {
+    let pk = insert_row(tx, tenant, u, password_hash).await?;
+    insert_terms(tx, tenant, pk, u).await?;
+    Ok(pk)
+}
+
+/// Inserts the user row alone inside `tx`; returns the row's pk.
+async fn insert_row(tx: &mut Transaction<'_, Any>, tenant: i64, u: &User, password_hash: Option<&str>) -> Result<i64> {
     let mut q = Sql::new("INSERT INTO users (tenant_id, user_id, password_hash");
     for c in COLS {
         q.push(", ").push(c);
@@ -218,9 +238,7 @@ async fn insert_one(tx: &mut Transaction<'_, Any>, tenant: i64, u: &User, passwo
     }
     q.push(") RETURNING pk");
     let row = q.build().fetch_one(&mut **tx).await.map_err(|e| conflict_or(e, "The user already exists."))?;
-    let pk = get_i64(&row, "pk")?;
-    insert_terms(tx, tenant, pk, u).await?;
-    Ok(pk)
+    get_i64(&row, "pk")
 }
 
 /// A term as a comparable key: (field, value, num's bits).
@@ -274,16 +292,30 @@ async fn insert_terms(tx: &mut Transaction<'_, Any>, tenant: i64, pk: i64, u: &U
 
 async fn write_terms(tx: &mut Transaction<'_, Any>, tenant: i64, pk: i64, terms: &[Term]) -> Result<()> {
     for chunk in terms.chunks(500) {
-        let mut q = Sql::new("INSERT INTO user_terms (tenant_id, field, value, rvalue, num, user_pk) VALUES ");
-        for (i, t) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            let rvalue = t.value.as_ref().map(|v| v.chars().rev().collect::<String>());
-            q.push("(").int(tenant).push(", ").text(&t.field).push(", ");
-            q.arg(opt(t.value.as_deref(), false)).push(", ").arg(opt(rvalue.as_deref(), false)).push(", ");
-            q.arg(t.num.map(Arg::F64).unwrap_or(Arg::NullF64)).push(", ").int(pk).push(")");
+        write_term_rows(tx, tenant, chunk.iter().map(|t| (pk, t))).await?;
+    }
+    Ok(())
+}
+
+/// One multi-row INSERT of (user pk, term) rows.
+async fn write_term_rows<'a>(
+    tx: &mut Transaction<'_, Any>,
+    tenant: i64,
+    rows: impl Iterator<Item = (i64, &'a Term)>,
+) -> Result<()> {
+    let mut q = Sql::new("INSERT INTO user_terms (tenant_id, field, value, rvalue, num, user_pk) VALUES ");
+    let mut any = false;
+    for (pk, t) in rows {
+        if any {
+            q.push(", ");
         }
+        any = true;
+        let rvalue = t.value.as_ref().map(|v| v.chars().rev().collect::<String>());
+        q.push("(").int(tenant).push(", ").text(&t.field).push(", ");
+        q.arg(opt(t.value.as_deref(), false)).push(", ").arg(opt(rvalue.as_deref(), false)).push(", ");
+        q.arg(t.num.map(Arg::F64).unwrap_or(Arg::NullF64)).push(", ").int(pk).push(")");
+    }
+    if any {
         q.build().execute(&mut **tx).await?;
     }
     Ok(())

@@ -300,6 +300,13 @@ async fn bulk_insert_is_all_or_nothing() {
             .collect();
         s.insert_users_bulk(t, &batch).await.unwrap();
         assert_eq!(emails(s, t, "app_metadata.i:49").await, set(&["u49@bulk.example"]), "{}", b.name);
+        // Terms written batch-wide (sorted) still belong to the right users.
+        assert_eq!(emails(s, t, "email:u7@bulk.example").await, set(&["u7@bulk.example"]), "{}", b.name);
+        assert_eq!(
+            emails(s, t, "email:u10@bulk.example OR email:u11@bulk.example").await,
+            set(&["u10@bulk.example", "u11@bulk.example"])
+        );
+        assert_eq!(s.count_users(t, &parse("name:bulk", &UserSchema).unwrap()).await.unwrap(), 50);
         let mut clash: Vec<_> = (50..60)
             .map(|i| (user(&format!("b{i}"), &format!("u{i}@bulk.example"), "Bulk", json!({})), None))
             .collect();

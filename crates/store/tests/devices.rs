@@ -287,3 +287,34 @@ async fn one_setting_updates_atomically() {
     }
     finish(bs).await;
 }
+
+#[tokio::test]
+async fn deleting_a_user_removes_its_tokens_sessions_and_counters() {
+    let bs = backends().await;
+    for b in &bs {
+        let (s, n) = (&b.store, b.name);
+        let t = tenant(s, "a.example").await;
+        for id in ["gone", "kept"] {
+            let u: castellan_domain::user::User = serde_json::from_value(serde_json::json!({
+                "user_id": id, "created_at": "2024-01-01T00:00:00.000Z", "updated_at": "2024-01-01T00:00:00.000Z",
+                "identities": [{"connection": "db", "provider": "auth0", "user_id": id, "isSocial": false}]
+            }))
+            .unwrap();
+            s.insert_user(t, &u, None, &[]).await.unwrap();
+            s.insert_session(t, &session(&format!("s-{id}"), id, 10)).await.unwrap();
+            s.insert_refresh_token(t, &token(&format!("rt-{id}"), &format!("f-{id}"), id, "c1", 10), &[])
+                .await
+                .unwrap();
+            s.record_login_failure(t, id, "1.1.1.1", 1, 1).await.unwrap();
+        }
+        assert!(s.delete_user(t, "gone", &[]).await.unwrap());
+        assert_eq!(s.user_refresh_tokens(t, Some("gone"), None, 0, 10).await.unwrap().1, 0, "{n}");
+        assert_eq!(s.live_sessions(t, "gone", 0, None, 10).await.unwrap().1, 0, "{n}");
+        assert!(!s.login_blocked(t, "gone", "1.1.1.1", 1).await.unwrap(), "{n}");
+        // The other user keeps everything.
+        assert_eq!(s.user_refresh_tokens(t, Some("kept"), None, 0, 10).await.unwrap().1, 1, "{n}");
+        assert_eq!(s.live_sessions(t, "kept", 0, None, 10).await.unwrap().1, 1, "{n}");
+        assert!(s.login_blocked(t, "kept", "1.1.1.1", 1).await.unwrap(), "{n}");
+    }
+    finish(bs).await;
+}
