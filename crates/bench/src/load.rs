@@ -41,6 +41,20 @@ pub struct Manifest {
     /// Seconds spent inserting, summed over every load into this store.
     #[serde(default)]
     pub load_secs: f64,
+    /// Log events loaded by `load-logs` (see `load_logs.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<LogsManifest>,
+}
+
+/// The log events of a data set: how many, and the time window they fill.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogsManifest {
+    pub events: u64,
+    pub seed: u64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// Seconds spent inserting events, summed over every load.
+    pub load_secs: f64,
 }
 
 impl Manifest {
@@ -90,6 +104,7 @@ pub fn server_opts(bin: &Path, dir: &Path, m: &Manifest, log: &str) -> ServerOpt
         client_id: m.client_id.clone(),
         client_secret: m.client_secret.clone(),
         log: log.to_string(),
+        env: Vec::new(),
     }
 }
 
@@ -120,6 +135,7 @@ pub async fn load(a: &LoadArgs) -> Result<Manifest, String> {
                 client_id: BENCH_CLIENT_ID.to_string(),
                 client_secret: BENCH_CLIENT_SECRET.to_string(),
                 load_secs: 0.0,
+                logs: None,
             };
             // First start: the server bootstraps the tenant and admin app.
             let s = Server::start(&server_opts(&a.bin, &a.data_dir, &m, "warn")).await?;

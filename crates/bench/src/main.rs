@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! castellan-bench load --data-dir D --users 100000 [--database-url postgres://…]
+//! castellan-bench load-logs --data-dir D --events 10000000
 //! castellan-bench run --data-dir D --workloads token,search:all,get-user
+//! castellan-bench run --data-dir D --workloads logs:all,stream-throughput,event-cost
 //! castellan-bench run --url https://127.0.0.1:P --ca CA.pem --workloads token …
 //! castellan-bench startup --data-dir D
 //! castellan-bench reference
@@ -15,10 +17,13 @@
 mod client;
 mod data;
 mod load;
+mod load_logs;
+mod logs_data;
 mod reference;
 mod report;
 mod runner;
 mod server;
+mod stream;
 mod suite;
 mod workloads;
 
@@ -58,6 +63,21 @@ enum Cmd {
         #[arg(long)]
         bin: Option<PathBuf>,
     },
+    /// Bulk-load deterministic log events (naming the loaded users) until the
+    /// data dir holds N; sets the tenant's log retention to 3650 days.
+    LoadLogs {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        events: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Events per transaction.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
+        #[arg(long)]
+        bin: Option<PathBuf>,
+    },
     /// Run workloads and print the table.
     Run(RunArgs),
     /// Time castellan's start-up to ready on an existing store, and its idle RSS.
@@ -93,7 +113,8 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',')]
     pub server_pid: Vec<u32>,
     /// Comma-separated: token, search:all, search:<class>, get-user,
-    /// patch-user, create-user, create-user-with-probes, all.
+    /// patch-user, create-user, create-user-with-probes, all; logs:all,
+    /// logs:<class>, stream-throughput, event-cost (not part of `all`).
     #[arg(long, value_delimiter = ',', default_value = "all")]
     pub workloads: Vec<String>,
     /// Measured seconds per workload.
@@ -156,6 +177,16 @@ pub struct RunArgs {
     /// A label stored with the JSON rows (e.g. "sqlite 100k").
     #[arg(long, default_value = "")]
     pub label: String,
+    /// Extra environment for the server the tool starts, KEY=VALUE
+    /// (repeatable), e.g. CASTELLAN_STREAM_POLL_MS=10.
+    #[arg(long)]
+    pub server_env: Vec<String>,
+    /// Events stream-throughput generates (one token request each).
+    #[arg(long, default_value_t = 20_000)]
+    pub stream_events: u64,
+    /// event-cost: how many (events on, events off) pairs of server runs.
+    #[arg(long, default_value_t = 2)]
+    pub cost_rounds: usize,
     /// Exit non-zero if any workload had an error (used by the smoke test).
     #[arg(long)]
     pub fail_on_error: bool,
@@ -188,6 +219,29 @@ fn main() {
                 );
                 Ok(())
             }
+            Cmd::LoadLogs { data_dir, events, seed, batch, bin } => {
+                let bin = server::find_bin(bin.as_deref())?;
+                let started = std::time::Instant::now();
+                let a = load_logs::LoadLogsArgs { bin: &bin, data_dir: &data_dir, events, seed, batch, quiet: false };
+                let (m, rate) = load_logs::load_logs(&a).await?;
+                let logs = m.logs.unwrap_or(load::LogsManifest {
+                    events: 0,
+                    seed,
+                    start_ms: 0,
+                    end_ms: 0,
+                    load_secs: 0.0,
+                });
+                println!(
+                    "{} holds {} events (seed {}) naming {} users; this load took {:.1} s ({rate:.0} events/s), all loads {:.1} s",
+                    data_dir.display(),
+                    logs.events,
+                    logs.seed,
+                    m.users,
+                    started.elapsed().as_secs_f64(),
+                    logs.load_secs
+                );
+                Ok(())
+            }
             Cmd::Run(args) => suite::run(args).await,
             Cmd::Startup { data_dir, times, bin } => suite::startup(&data_dir, times, bin.as_deref()).await,
             Cmd::List => {
@@ -199,6 +253,11 @@ fn main() {
                 println!("patch-user               PATCH /api/v2/users/{{id}} merging one user_metadata key");
                 println!("create-user              POST /api/v2/users with a password (bcrypt-10)");
                 println!("create-user-with-probes  create-user at saturation with token and search:email probes");
+                for c in workloads::LOG_CLASSES {
+                    println!("logs:{:<19} {}", c.name, c.what);
+                }
+                println!("stream-throughput        events/s an http log stream delivers from its backlog to a local receiver");
+                println!("event-cost               token and patch-user with log events on and off (restarts the server)");
                 Ok(())
             }
             Cmd::Reference { seconds } => {

@@ -18,6 +18,8 @@ pub struct ServerOpts {
     pub client_secret: String,
     /// The server's log filter (its default is `info`: one line per request).
     pub log: String,
+    /// Extra environment (e.g. `CASTELLAN_BENCH_NO_LOG_EVENTS=1`).
+    pub env: Vec<(String, String)>,
 }
 
 pub struct Server {
@@ -80,6 +82,8 @@ impl Server {
             .env("CASTELLAN_BOOTSTRAP_CLIENT_SECRET", &o.client_secret)
             .env_remove("CASTELLAN_DATABASE_URL")
             .env_remove("CASTELLAN_CONFIG")
+            .env_remove("CASTELLAN_BENCH_NO_LOG_EVENTS")
+            .envs(o.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);

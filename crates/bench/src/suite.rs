@@ -13,7 +13,8 @@ use crate::load::{self, Manifest};
 use crate::report::{self, Row};
 use crate::runner::{self, Plan, Stats};
 use crate::server::{self, Server};
-use crate::workloads::{self, Ctx, Kind, TokenStyle, SEARCH_CLASSES};
+use crate::stream;
+use crate::workloads::{self, Ctx, Kind, LogsCtx, TokenStyle, LOG_CLASSES, SEARCH_CLASSES};
 use crate::{reference, RunArgs};
 
 pub fn print_machine() {
@@ -45,12 +46,13 @@ fn expand(items: &[String]) -> Result<Vec<String>, String> {
                 out.extend(["get-user", "patch-user", "create-user-with-probes"].map(String::from));
             }
             "search:all" | "search" => out.extend(SEARCH_CLASSES.iter().map(|c| format!("search:{}", c.name))),
-            "create-user-with-probes" => out.push(it.clone()),
+            "logs:all" | "logs" => out.extend(LOG_CLASSES.iter().map(|c| format!("logs:{}", c.name))),
+            "create-user-with-probes" | "stream-throughput" | "event-cost" => out.push(it.clone()),
             other => {
                 Kind::parse(other).ok_or_else(|| {
                     let classes: Vec<&str> = SEARCH_CLASSES.iter().map(|c| c.name).collect();
                     format!(
-                        "unknown workload {other}: use token, search:all, search:<{}>, get-user, patch-user, create-user, create-user-with-probes, all",
+                        "unknown workload {other}: use token, search:all, search:<{}>, get-user, patch-user, create-user, create-user-with-probes, all, logs:all, logs:<class>, stream-throughput, event-cost",
                         classes.join("|")
                     )
                 })?;
@@ -133,6 +135,17 @@ impl Env {
         workloads::total_of(&resp)
     }
 
+    /// Matches of one request of a log class: `total`, or the page's length.
+    async fn log_matches(&self, class: &'static str) -> Option<u64> {
+        let mut c = self.target.connect().await.ok()?;
+        let mut r = Rng::new(12345);
+        let resp = c.send(&workloads::logs_request(class, &self.ctx, &mut r, true)).await.ok()?;
+        match resp.json()? {
+            serde_json::Value::Array(a) => Some(a.len() as u64),
+            v => v.get("total")?.as_u64(),
+        }
+    }
+
     fn row(&self, name: String, conns: usize, s: &Stats, rss: Option<f64>) -> Row {
         let mut row = Row::new(name, conns, s);
         row.rss_mib = rss;
@@ -157,36 +170,14 @@ async fn fetch_token(target: &Target, style: &TokenStyle) -> Result<Arc<str>, St
 pub async fn run(a: RunArgs) -> Result<(), String> {
     print_machine();
     let list = expand(&a.workloads)?;
+    let cost = list.iter().any(|w| w == "event-cost");
+    let list: Vec<String> = list.into_iter().filter(|w| w != "event-cost").collect();
     let mut header = Vec::new();
-    let (server, target, manifest) = match (&a.data_dir, &a.url) {
-        (Some(dir), None) => {
-            let m = Manifest::read(dir)?.ok_or_else(|| {
-                format!("{} has no {}: load it first (castellan-bench load)", dir.display(), load::MANIFEST)
-            })?;
-            let bin = server::find_bin(a.bin.as_deref())?;
-            let s = Server::start(&load::server_opts(&bin, dir, &m, &a.server_log)).await?;
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            header.push(format!(
-                "server: {} (pid {}), store {}, {} users (seed {}), start-up to ready {:.0} ms, idle RSS {:.1} MiB",
-                bin.display(),
-                s.pid,
-                if m.database_url.is_some() { "PostgreSQL" } else { "SQLite" },
-                m.users,
-                m.seed,
-                s.startup.as_secs_f64() * 1000.0,
-                server::rss_kib(s.pid).unwrap_or(0) as f64 / 1024.0
-            ));
-            let t = s.target.clone();
-            (Some(s), t, Some(m))
-        }
-        (None, Some(url)) => (None, Target::new(url, a.ca.as_deref())?, None),
-        _ => return Err("give either --data-dir (a loaded dir) or --url".into()),
-    };
-    let result = run_on(&a, &list, target, manifest, server.as_ref().map(|s| s.pid), &mut header).await;
-    if let Some(s) = server {
-        s.stop();
+    let mut rows = if list.is_empty() { Vec::new() } else { run_list(&a, &list, &mut header).await? };
+    if cost {
+        let dir = a.data_dir.as_ref().ok_or("event-cost restarts the server: it needs --data-dir")?;
+        rows.extend(event_cost(&a, dir, &mut header).await?);
     }
-    let rows = result?;
     println!();
     for h in &header {
         println!("{h}");
@@ -197,13 +188,168 @@ pub async fn run(a: RunArgs) -> Result<(), String> {
         report::append_json(p, &rows, &a.label)?;
     }
     if a.fail_on_error {
-        let bad: Vec<&str> =
-            rows.iter().filter(|r| r.errors > 0 || r.requests == 0).map(|r| r.workload.as_str()).collect();
+        let bad: Vec<&str> = rows
+            .iter()
+            .filter(|r| is_measured(r) && (r.errors > 0 || r.requests == 0))
+            .map(|r| r.workload.as_str())
+            .collect();
         if !bad.is_empty() {
             return Err(format!("workloads with errors or no successful request: {}", bad.join(", ")));
         }
     }
     Ok(())
+}
+
+/// Rows that measured requests (not event-cost's summary rows).
+fn is_measured(r: &Row) -> bool {
+    !r.workload.starts_with("event cost:")
+}
+
+async fn run_list(a: &RunArgs, list: &[String], header: &mut Vec<String>) -> Result<Vec<Row>, String> {
+    let (server, target, manifest) = match (&a.data_dir, &a.url) {
+        (Some(dir), None) => {
+            let (s, m, line) = start_server(a, dir, Vec::new()).await?;
+            header.push(line);
+            let t = s.target.clone();
+            (Some(s), t, Some(m))
+        }
+        (None, Some(url)) => (None, Target::new(url, a.ca.as_deref())?, None),
+        _ => return Err("give either --data-dir (a loaded dir) or --url".into()),
+    };
+    let result = run_on(a, list, target, manifest, server.as_ref().map(|s| s.pid), header).await;
+    if let Some(s) = server {
+        s.stop();
+    }
+    result
+}
+
+/// Starts castellan on a loaded data dir (with extra environment); the
+/// header line describing it.
+async fn start_server(
+    a: &RunArgs,
+    dir: &Path,
+    env: Vec<(String, String)>,
+) -> Result<(Server, Manifest, String), String> {
+    let m = Manifest::read(dir)?
+        .ok_or_else(|| format!("{} has no {}: load it first (castellan-bench load)", dir.display(), load::MANIFEST))?;
+    let bin = server::find_bin(a.bin.as_deref())?;
+    let mut opts = load::server_opts(&bin, dir, &m, &a.server_log);
+    for kv in &a.server_env {
+        let (k, v) = kv.split_once('=').ok_or_else(|| format!("--server-env {kv}: expected KEY=VALUE"))?;
+        opts.env.push((k.to_string(), v.to_string()));
+    }
+    opts.env.extend(env);
+    let s = Server::start(&opts).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let line = format!(
+        "server: {}{} (pid {}), store {}, {} users (seed {}), {} log events, start-up to ready {:.0} ms, idle RSS {:.1} MiB",
+        bin.display(),
+        opts.env.iter().map(|(k, v)| format!(" {k}={v}")).collect::<String>(),
+        s.pid,
+        if m.database_url.is_some() { "PostgreSQL" } else { "SQLite" },
+        m.users,
+        m.seed,
+        m.logs.as_ref().map(|l| l.events).unwrap_or(0),
+        s.startup.as_secs_f64() * 1000.0,
+        server::rss_kib(s.pid).unwrap_or(0) as f64 / 1024.0
+    );
+    Ok((s, m, line))
+}
+
+/// event-cost: token and patch-user with log events on, then off
+/// (`CASTELLAN_BENCH_NO_LOG_EVENTS=1`, server restarted), `cost_rounds`
+/// times interleaved; the cost is the throughput lost with events on, from
+/// the mean of each side.
+async fn event_cost(a: &RunArgs, dir: &Path, header: &mut Vec<String>) -> Result<Vec<Row>, String> {
+    const WORKLOADS: [&str; 2] = ["token", "patch-user"];
+    let mut rows = Vec::new();
+    // (workload, on) -> (req/s, p50, p99) per round
+    let mut seen: Vec<(&str, bool, f64, f64, f64)> = Vec::new();
+    for round in 0..a.cost_rounds.max(1) * 2 {
+        let on = round % 2 == 0;
+        let env = if on { Vec::new() } else { vec![("CASTELLAN_BENCH_NO_LOG_EVENTS".to_string(), "1".to_string())] };
+        let (s, m, line) = start_server(a, dir, env).await?;
+        if round == 0 {
+            header.push(line);
+        }
+        let list: Vec<String> = WORKLOADS.iter().map(|w| w.to_string()).collect();
+        let mut h = Vec::new();
+        let result = async {
+            // Check that the switch did what it says: the newest event
+            // changes during a run with events, and not without.
+            let bearer = fetch_token(&s.target, &token_style(a, &s.target, Some(&m))).await?;
+            let before = newest_log_id(&s.target, &bearer).await?;
+            let rows = run_on(a, &list, s.target.clone(), Some(m.clone()), Some(s.pid), &mut h).await?;
+            let after = newest_log_id(&s.target, &bearer).await?;
+            match (on, before == after) {
+                (true, true) => Err("events on, but the run recorded no log event".to_string()),
+                (false, false) => {
+                    Err("CASTELLAN_BENCH_NO_LOG_EVENTS=1, but the run recorded log events: is the binary current?"
+                        .to_string())
+                }
+                _ => Ok(rows),
+            }
+        }
+        .await;
+        s.stop();
+        for mut row in result? {
+            let w = WORKLOADS.iter().find(|w| **w == row.workload).copied().unwrap_or("?");
+            seen.push((w, on, row.rps, row.p50_ms, row.p99_ms));
+            row.workload =
+                format!("{} (events {}, round {})", row.workload, if on { "on" } else { "off" }, round / 2 + 1);
+            rows.push(row);
+        }
+    }
+    let mean = |w: &str, on: bool, f: fn(&(&str, bool, f64, f64, f64)) -> f64| {
+        let v: Vec<f64> = seen.iter().filter(|x| x.0 == w && x.1 == on).map(f).collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    for w in WORKLOADS {
+        let (on, off) = (mean(w, true, |x| x.2), mean(w, false, |x| x.2));
+        let (p50_on, p50_off) = (mean(w, true, |x| x.3), mean(w, false, |x| x.3));
+        let (p99_on, p99_off) = (mean(w, true, |x| x.4), mean(w, false, |x| x.4));
+        let cost = if off > 0.0 { (1.0 - on / off) * 100.0 } else { 0.0 };
+        let line = format!(
+            "event cost of {w}: {on:.0} req/s with events, {off:.0} without = {cost:.1}% of throughput (target < 10%); p50 {p50_on:.2} vs {p50_off:.2} ms ({:+.1}%), p99 {p99_on:.1} vs {p99_off:.1} ms",
+            if p50_off > 0.0 { (p50_on / p50_off - 1.0) * 100.0 } else { 0.0 }
+        );
+        eprintln!("{line}");
+        header.push(line);
+        let mut row = Row::new(format!("event cost: {w}"), 0, &Stats::default());
+        row.rps = on;
+        row.note = format!(
+            "{cost:.1}% fewer req/s with events (on {on:.0} vs off {off:.0}, means of {} rounds)",
+            a.cost_rounds.max(1)
+        );
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// How the workloads ask for tokens: the flags, else the data set's admin application.
+fn token_style(a: &RunArgs, target: &Target, m: Option<&Manifest>) -> TokenStyle {
+    let domain = m.map(|m| m.domain.clone()).unwrap_or_else(|| target.host.clone());
+    TokenStyle {
+        path: a.token_path.clone(),
+        form: a.token_form,
+        audience_param: a.audience_param.clone(),
+        audience: a.audience.clone().unwrap_or_else(|| format!("https://{domain}/api/v2/")),
+        client_id: a.client_id.clone().or_else(|| m.map(|m| m.client_id.clone())).unwrap_or_default(),
+        client_secret: a.client_secret.clone().or_else(|| m.map(|m| m.client_secret.clone())).unwrap_or_default(),
+        scope: a.scope.clone(),
+    }
+}
+
+/// The newest log event's id (`GET /api/v2/logs?take=1`), to check whether
+/// a run recorded events.
+async fn newest_log_id(target: &Target, bearer: &Arc<str>) -> Result<Option<String>, String> {
+    let mut c = target.connect().await?;
+    let r = c.send(&crate::client::Req::get("/api/v2/logs?take=1", Some(bearer.clone()))).await?;
+    if !r.ok() {
+        return Err(format!("GET /api/v2/logs?take=1: HTTP {}", r.status));
+    }
+    let v = r.json().ok_or("the logs answer is not JSON")?;
+    Ok(v.get(0).and_then(|e| e.get("log_id")).and_then(|x| x.as_str()).map(str::to_string))
 }
 
 async fn run_on(
@@ -214,20 +360,7 @@ async fn run_on(
     pid: Option<u32>,
     header: &mut Vec<String>,
 ) -> Result<Vec<Row>, String> {
-    let domain = m.as_ref().map(|m| m.domain.clone()).unwrap_or_else(|| target.host.clone());
-    let token_style = TokenStyle {
-        path: a.token_path.clone(),
-        form: a.token_form,
-        audience_param: a.audience_param.clone(),
-        audience: a.audience.clone().unwrap_or_else(|| format!("https://{domain}/api/v2/")),
-        client_id: a.client_id.clone().or_else(|| m.as_ref().map(|m| m.client_id.clone())).unwrap_or_default(),
-        client_secret: a
-            .client_secret
-            .clone()
-            .or_else(|| m.as_ref().map(|m| m.client_secret.clone()))
-            .unwrap_or_default(),
-        scope: a.scope.clone(),
-    };
+    let token_style = token_style(a, &target, m.as_ref());
     let needs_bearer = list.iter().any(|w| w != "token");
     let bearer = if needs_bearer { Some(fetch_token(&target, &token_style).await?) } else { None };
     let users = a.users.or(m.as_ref().map(|m| m.users)).unwrap_or(0);
@@ -240,6 +373,7 @@ async fn run_on(
         bearer,
         nonce,
         created: AtomicU64::new(0),
+        logs: m.as_ref().and_then(|m| m.logs.as_ref()).map(|l| LogsCtx { start_ms: l.start_ms, end_ms: l.end_ms }),
     });
     let mut pids = a.server_pid.clone();
     pids.extend(pid);
@@ -283,9 +417,20 @@ async fn run_on(
             rows.extend(r);
             continue;
         }
+        if w == "stream-throughput" {
+            let conns = a.connections.unwrap_or(8);
+            let mut row = stream::throughput(&env.target, &env.ctx, a.stream_events, conns).await?;
+            row.load = format!("{} ({:.0}%)", row.load, busy * 100.0);
+            eprintln!("{}", report::line(&row));
+            rows.push(row);
+            continue;
+        }
         let kind = Kind::parse(w).ok_or_else(|| format!("unknown workload {w}"))?;
         if kind.needs_users() && users == 0 {
             return Err(format!("{w} needs a loaded data set (--data-dir, or --users/--seed with --url)"));
+        }
+        if matches!(kind, Kind::Logs(_)) && env.ctx.logs.is_none() {
+            return Err(format!("{w} needs loaded log events (castellan-bench load-logs)"));
         }
         let conns = env.connections(kind);
         let (stats, rss) = env.measure(&env.plan(kind, conns, None), i as u64).await;
@@ -293,6 +438,7 @@ async fn run_on(
         row.load = format!("{} ({:.0}%)", row.load, busy * 100.0);
         match kind {
             Kind::Search(class) => row.matches = env.matches(class).await,
+            Kind::Logs(class) => row.matches = env.log_matches(class).await,
             Kind::Token => {
                 if let Some(r) = rsa {
                     row.note = format!("{:.2} of openssl RS256", row.rps / r);

@@ -7,6 +7,9 @@
 //!   two calls (count with per_page=1, then a random page of one).
 //! - `get-user`, `patch-user` (merge one user_metadata key): a random loaded user.
 //! - `create-user`: `POST /api/v2/users` with a password (bcrypt on the server).
+//! - `logs:<class>`: log search over the events of `load-logs`, one class of
+//!   [`LOG_CLASSES`] (a random user's history, `q` by user, by type, a date
+//!   range, a checkpoint page).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,6 +18,8 @@ use hyper::Method;
 use serde_json::json;
 
 use crate::client::{enc, Conn, Req, Resp};
+use castellan_domain::clock::format_ms;
+
 use crate::data::{self, Rng};
 
 /// How a token request is written.
@@ -42,7 +47,27 @@ pub struct Ctx {
     /// Distinguishes this run's created users from earlier runs'.
     pub nonce: u64,
     pub created: AtomicU64,
+    /// The loaded log events, for the `logs:` classes.
+    pub logs: Option<LogsCtx>,
 }
+
+/// What the log classes need: the window the loaded events fill.
+#[derive(Debug, Clone, Copy)]
+pub struct LogsCtx {
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+pub const LOG_CLASSES: &[SearchClass] = &[
+    SearchClass { name: "user-history", what: "GET /api/v2/users/{random user}/logs?per_page=50&include_totals=true" },
+    SearchClass { name: "q-user", what: "GET /api/v2/logs?q=user_id:\"<random user>\"&per_page=50" },
+    SearchClass { name: "type", what: "GET /api/v2/logs?q=type:fp&per_page=50&page=<0..19> (~5%)" },
+    SearchClass {
+        name: "date-range",
+        what: "GET /api/v2/logs?q=date:[<random hour> TO <+59 min>]&per_page=50 (~1/720 of the events)",
+    },
+    SearchClass { name: "checkpoint", what: "GET /api/v2/logs?from=<log_id at a random time>&take=100" },
+];
 
 /// A search query class: name, how selective it is meant to be, and its query.
 #[derive(Debug, Clone, Copy)]
@@ -77,6 +102,7 @@ pub enum Kind {
     GetUser,
     PatchUser,
     CreateUser,
+    Logs(&'static str),
 }
 
 impl Kind {
@@ -87,6 +113,9 @@ impl Kind {
             "patch-user" => Kind::PatchUser,
             "create-user" => Kind::CreateUser,
             _ => {
+                if let Some(class) = s.strip_prefix("logs:") {
+                    return Some(Kind::Logs(LOG_CLASSES.iter().find(|c| c.name == class)?.name));
+                }
                 let class = s.strip_prefix("search:")?;
                 Kind::Search(SEARCH_CLASSES.iter().find(|c| c.name == class)?.name)
             }
@@ -100,11 +129,12 @@ impl Kind {
             Kind::GetUser => "get-user".into(),
             Kind::PatchUser => "patch-user".into(),
             Kind::CreateUser => "create-user".into(),
+            Kind::Logs(c) => format!("logs:{c}"),
         }
     }
 
     pub fn needs_users(&self) -> bool {
-        matches!(self, Kind::Search(_) | Kind::GetUser | Kind::PatchUser)
+        matches!(self, Kind::Search(_) | Kind::GetUser | Kind::PatchUser | Kind::Logs(_))
     }
 }
 
@@ -184,6 +214,45 @@ pub fn total_of(resp: &Resp) -> Option<u64> {
     resp.json()?.get("total")?.as_u64()
 }
 
+/// A random time of the loaded events' window (at least `margin_ms` before its end).
+fn time_in(l: &LogsCtx, r: &mut Rng, margin_ms: i64) -> i64 {
+    let span = (l.end_ms - l.start_ms - margin_ms).max(1);
+    l.start_ms + r.below(span as u64) as i64
+}
+
+/// The request of a log class. `totals` asks for `include_totals` (to count
+/// matches outside the measured loop).
+pub fn logs_request(class: &str, ctx: &Ctx, r: &mut Rng, totals: bool) -> Req {
+    let l = ctx.logs.unwrap_or(LogsCtx { start_ms: 0, end_ms: 3_600_000 });
+    let t = if totals { "&include_totals=true" } else { "" };
+    let path = match class {
+        "user-history" => {
+            let id = data::handle(ctx.seed, r.below(ctx.users.max(1))).user_id;
+            format!("/api/v2/users/{}/logs?per_page=50&include_totals=true", enc(&id))
+        }
+        "q-user" => {
+            let id = data::handle(ctx.seed, r.below(ctx.users.max(1))).user_id;
+            format!("/api/v2/logs?q={}&per_page=50{t}", enc(&format!("user_id:\"{id}\"")))
+        }
+        "type" => format!("/api/v2/logs?q={}&per_page=50&page={}{t}", enc("type:fp"), r.below(20)),
+        "date-range" => {
+            let from = time_in(&l, r, 3_600_000);
+            let q = format!("date:[{} TO {}]", minute(from), minute(from + 59 * 60_000));
+            format!("/api/v2/logs?q={}&per_page=50{t}", enc(&q))
+        }
+        _ => {
+            let stamp = crate::logs_data::log_id_stamp(&format_ms(time_in(&l, r, 0)));
+            format!("/api/v2/logs?from=900{stamp}&take=100")
+        }
+    };
+    Req::get(path, ctx.bearer.clone())
+}
+
+/// `YYYY-MM-DDTHH:MM` of a time (a minute: the query's period).
+fn minute(ms: i64) -> String {
+    format_ms(ms)[..16].to_string()
+}
+
 /// Runs one iteration of `kind` on `conn`; returns one outcome per request.
 pub async fn iteration(kind: Kind, ctx: &Ctx, conn: &mut Conn, r: &mut Rng, out: &mut Vec<Outcome>) {
     match kind {
@@ -203,6 +272,7 @@ pub async fn iteration(kind: Kind, ctx: &Ctx, conn: &mut Conn, r: &mut Rng, out:
             }
         }
         Kind::Search(class) => out.push(timed(conn, &search_request(class, ctx, r)).await),
+        Kind::Logs(class) => out.push(timed(conn, &logs_request(class, ctx, r, false)).await),
         Kind::GetUser => {
             let id = data::handle(ctx.seed, r.below(ctx.users.max(1))).user_id;
             out.push(timed(conn, &Req::get(format!("/api/v2/users/{}", enc(&id)), ctx.bearer.clone())).await);

@@ -1,6 +1,7 @@
-//! Smoke test of the bench tool on a tiny data set: load 200 users, start the
-//! real castellan binary, run every workload briefly, and require a table
-//! with no errors. It asserts no timings (speed is for BENCHMARKS.md).
+//! Smoke test of the bench tool on a tiny data set: load 200 users (and 3000
+//! log events), start the real castellan binary, run every workload briefly,
+//! and require a table with no errors and non-empty results. It asserts no
+//! timings (speed is for BENCHMARKS.md).
 //!
 //! The castellan binary comes from $CASTELLAN_BIN, else target/debug, else
 //! target/release of this workspace (`cargo build --workspace` makes it).
@@ -116,4 +117,54 @@ fn every_workload_runs_without_errors_on_a_tiny_data_set() {
     ]);
     assert!(!out.status.success(), "errors went unnoticed");
     assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"));
+
+    logs_workloads(bin, d);
+}
+
+/// The issue-5 workloads on the same tiny data set: bulk-loaded events, log
+/// search, stream delivery, and event cost with the switch on and off.
+fn logs_workloads(bin: &str, d: &str) {
+    let out = bench(&["load-logs", "--data-dir", d, "--events", "3000", "--batch", "700", "--bin", bin]);
+    assert!(out.status.success(), "load-logs failed");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("holds 3000 events"));
+
+    let common = ["--bin", bin, "--duration", "0.5", "--warmup", "0.1", "--server-log", "warn", "--fail-on-error"];
+    let mut args = vec!["run", "--data-dir", d, "--workloads", "logs:all,stream-throughput", "--stream-events", "150"];
+    args.extend(common);
+    args.extend(["--connections", "2"]);
+    let out = bench(&args);
+    assert!(out.status.success(), "a log workload had errors or no successful request");
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    let cell = |row: &str, col: usize| -> String {
+        let line =
+            table.lines().find(|l| l.starts_with(&format!("| {row} |"))).unwrap_or_else(|| panic!("no row {row}"));
+        line.split('|').nth(col).map(str::trim).unwrap_or("").to_string()
+    };
+    for class in ["user-history", "q-user", "type", "date-range", "checkpoint"] {
+        let matches: u64 = cell(&format!("logs:{class}"), 11).parse().unwrap_or(0);
+        assert!(matches > 0, "logs:{class} found nothing");
+    }
+    // Every generated event arrived (errors count the missing ones).
+    assert_eq!(cell("stream-throughput", 4), "150");
+    assert_eq!(cell("stream-throughput", 10), "0");
+    assert!(cell("stream-throughput", 14).contains(" 0 duplicates"), "{table}");
+
+    // The tool itself fails if the switch does not change what is recorded.
+    let mut args = vec!["run", "--data-dir", d, "--workloads", "event-cost", "--cost-rounds", "1"];
+    args.extend(common);
+    args.extend(["--connections", "2"]);
+    let out = bench(&args);
+    assert!(out.status.success(), "event-cost failed");
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    for row in [
+        "| token (events on, round 1) |",
+        "| token (events off, round 1) |",
+        "| patch-user (events on, round 1) |",
+        "| patch-user (events off, round 1) |",
+        "| event cost: token |",
+        "| event cost: patch-user |",
+    ] {
+        assert!(table.contains(row), "no row {row}");
+    }
+    assert!(table.contains("event cost of token:"), "no cost line");
 }

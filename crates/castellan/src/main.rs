@@ -158,6 +158,12 @@ async fn bootstrap(
 
 async fn serve(settings: Settings) -> Result<(), String> {
     init_logging(&settings.log);
+    // A benchmarking aid, not a feature: castellan-bench's event-cost
+    // workload compares runs with and without log events.
+    if std::env::var("CASTELLAN_BENCH_NO_LOG_EVENTS").is_ok_and(|v| v == "1") {
+        castellan_store::set_record_events(false);
+        tracing::warn!("CASTELLAN_BENCH_NO_LOG_EVENTS=1: log events are NOT recorded (benchmarking only)");
+    }
     let app = open(&settings).await?;
     let admin = (
         config::secret_env("CASTELLAN_BOOTSTRAP_ADMIN_EMAIL")?,

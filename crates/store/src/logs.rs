@@ -4,6 +4,7 @@
 //! indexed columns; checkpoint paging reads events after a log_id.
 
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use castellan_domain::clock::parse_iso_ms;
 use castellan_domain::log_event::{category, LogEvent};
@@ -49,8 +50,18 @@ fn stream_takes(doc: &Value, kind: &str) -> bool {
     })
 }
 
+/// Whether log events are written at all. Always true in service; the
+/// benchmark turns it off (`CASTELLAN_BENCH_NO_LOG_EVENTS=1`) to measure what
+/// events cost. Not a feature: with it off there is no audit trail.
+static RECORD_EVENTS: AtomicBool = AtomicBool::new(true);
+
+/// Turns log-event recording on or off for the whole process (benchmarks only).
+pub fn set_record_events(on: bool) {
+    RECORD_EVENTS.store(on, Ordering::Relaxed);
+}
+
 pub(crate) async fn insert_logs_tx(tx: &mut Transaction<'_, Any>, tenant: i64, events: &[LogEvent]) -> Result<()> {
-    if events.is_empty() {
+    if events.is_empty() || !RECORD_EVENTS.load(Ordering::Relaxed) {
         return Ok(());
     }
     let mut s = Sql::new("SELECT id, doc FROM log_streams WHERE tenant_id = ");
