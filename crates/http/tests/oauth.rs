@@ -284,9 +284,7 @@ async fn token_config_changes_apply_at_once() {
     let s = TestServer::start().await;
     let t = s.admin_token().await;
     s.client_with_scopes("m2m-c", "m2m-secret", &["read:users", "read:roles"]).await;
-    let ask = |secret: &str| {
-        json!({"grant_type": "client_credentials", "client_id": "m2m-c", "client_secret": secret, "audience": AUDIENCE})
-    };
+    let ask = |secret: &str| json!({"grant_type": "client_credentials", "client_id": "m2m-c", "client_secret": secret, "audience": AUDIENCE});
     // Warm the cache, then narrow the grant.
     let r = s.call("POST", "/oauth/token", None, Some(ask("m2m-secret"))).await;
     assert_eq!(r.body["scope"], "read:users read:roles");
