@@ -13,6 +13,7 @@
 //! See BENCHMARKS.md for the workloads, the data set and the results.
 
 mod client;
+mod dashboard;
 mod data;
 mod load;
 mod reference;
@@ -93,7 +94,7 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',')]
     pub server_pid: Vec<u32>,
     /// Comma-separated: token, search:all, search:<class>, get-user,
-    /// patch-user, create-user, create-user-with-probes, all.
+    /// patch-user, create-user, create-user-with-probes, all, dash:all, dash:<page>.
     #[arg(long, value_delimiter = ',', default_value = "all")]
     pub workloads: Vec<String>,
     /// Measured seconds per workload.
@@ -199,6 +200,9 @@ fn main() {
                 println!("patch-user               PATCH /api/v2/users/{{id}} merging one user_metadata key");
                 println!("create-user              POST /api/v2/users with a password (bcrypt-10)");
                 println!("create-user-with-probes  create-user at saturation with token and search:email probes");
+                for p in dashboard::PAGES {
+                    println!("dash:{:<19} {} (signed in)", p.name, p.what);
+                }
                 Ok(())
             }
             Cmd::Reference { seconds } => {

@@ -45,6 +45,7 @@ fn expand(items: &[String]) -> Result<Vec<String>, String> {
                 out.extend(["get-user", "patch-user", "create-user-with-probes"].map(String::from));
             }
             "search:all" | "search" => out.extend(SEARCH_CLASSES.iter().map(|c| format!("search:{}", c.name))),
+            "dash:all" | "dash" => out.extend(crate::dashboard::all()),
             "create-user-with-probes" => out.push(it.clone()),
             other => {
                 Kind::parse(other).ok_or_else(|| {
@@ -164,6 +165,9 @@ pub async fn run(a: RunArgs) -> Result<(), String> {
                 format!("{} has no {}: load it first (castellan-bench load)", dir.display(), load::MANIFEST)
             })?;
             let bin = server::find_bin(a.bin.as_deref())?;
+            if list.iter().any(|w| w.starts_with("dash:")) {
+                crate::dashboard::ensure_admin(dir, &m).await?;
+            }
             let s = Server::start(&load::server_opts(&bin, dir, &m, &a.server_log)).await?;
             tokio::time::sleep(Duration::from_secs(1)).await;
             header.push(format!(
