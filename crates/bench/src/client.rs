@@ -73,7 +73,7 @@ impl Target {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        Ok(Conn { send, host: self.host.clone() })
+        Ok(Conn { send, host: self.host.clone(), cookie: None })
     }
 }
 
@@ -126,6 +126,8 @@ impl Req {
 pub struct Conn {
     send: SendRequest<Full<Bytes>>,
     host: String,
+    /// A `Cookie` header sent with every request (the dashboard's session).
+    pub cookie: Option<String>,
 }
 
 /// A response: status and the whole body.
@@ -133,6 +135,8 @@ pub struct Conn {
 pub struct Resp {
     pub status: u16,
     pub body: Bytes,
+    /// The `Set-Cookie` headers, as sent.
+    pub set_cookies: Vec<String>,
 }
 
 impl Resp {
@@ -157,6 +161,9 @@ impl Conn {
         if let Some(t) = &r.bearer {
             b = b.header("authorization", format!("Bearer {t}"));
         }
+        if let Some(c) = &self.cookie {
+            b = b.header("cookie", c);
+        }
         let body = match &r.body {
             Some((ct, bytes)) => {
                 b = b.header("content-type", *ct);
@@ -169,8 +176,14 @@ impl Conn {
             self.send.ready().await.map_err(|e| format!("connection: {e}"))?;
             let resp = self.send.send_request(req).await.map_err(|e| format!("request: {e}"))?;
             let status = resp.status().as_u16();
+            let set_cookies = resp
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_string))
+                .collect();
             let body = resp.into_body().collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
-            Ok::<_, String>(Resp { status, body })
+            Ok::<_, String>(Resp { status, body, set_cookies })
         };
         tokio::time::timeout(REQUEST_TIMEOUT, fut).await.map_err(|_| "timeout".to_string())?
     }

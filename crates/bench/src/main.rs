@@ -15,6 +15,7 @@
 //! See BENCHMARKS.md for the workloads, the data set and the results.
 
 mod client;
+mod dashboard;
 mod data;
 mod load;
 mod load_logs;
@@ -114,7 +115,8 @@ pub struct RunArgs {
     pub server_pid: Vec<u32>,
     /// Comma-separated: token, search:all, search:<class>, get-user,
     /// patch-user, create-user, create-user-with-probes, all; logs:all,
-    /// logs:<class>, stream-throughput, event-cost (not part of `all`).
+    /// logs:<class>, stream-throughput, event-cost, dash:all, dash:<page>
+    /// (not part of `all`).
     #[arg(long, value_delimiter = ',', default_value = "all")]
     pub workloads: Vec<String>,
     /// Measured seconds per workload.
@@ -258,6 +260,9 @@ fn main() {
                 }
                 println!("stream-throughput        events/s an http log stream delivers from its backlog to a local receiver");
                 println!("event-cost               token and patch-user with log events on and off (restarts the server)");
+                for p in dashboard::PAGES {
+                    println!("dash:{:<19} {} (signed in)", p.name, p.what);
+                }
                 Ok(())
             }
             Cmd::Reference { seconds } => {

@@ -47,6 +47,7 @@ fn expand(items: &[String]) -> Result<Vec<String>, String> {
             }
             "search:all" | "search" => out.extend(SEARCH_CLASSES.iter().map(|c| format!("search:{}", c.name))),
             "logs:all" | "logs" => out.extend(LOG_CLASSES.iter().map(|c| format!("logs:{}", c.name))),
+            "dash:all" | "dash" => out.extend(crate::dashboard::all()),
             "create-user-with-probes" | "stream-throughput" | "event-cost" => out.push(it.clone()),
             other => {
                 Kind::parse(other).ok_or_else(|| {
@@ -208,6 +209,12 @@ fn is_measured(r: &Row) -> bool {
 async fn run_list(a: &RunArgs, list: &[String], header: &mut Vec<String>) -> Result<Vec<Row>, String> {
     let (server, target, manifest) = match (&a.data_dir, &a.url) {
         (Some(dir), None) => {
+            if list.iter().any(|w| w.starts_with("dash:")) {
+                let m = Manifest::read(dir)?.ok_or_else(|| {
+                    format!("{} has no {}: load it first (castellan-bench load)", dir.display(), load::MANIFEST)
+                })?;
+                crate::dashboard::ensure_admin(dir, &m).await?;
+            }
             let (s, m, line) = start_server(a, dir, Vec::new()).await?;
             header.push(line);
             let t = s.target.clone();

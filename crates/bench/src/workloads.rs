@@ -103,10 +103,15 @@ pub enum Kind {
     PatchUser,
     CreateUser,
     Logs(&'static str),
+    /// A dashboard page, see [`crate::dashboard`].
+    Dash(&'static str),
 }
 
 impl Kind {
     pub fn parse(s: &str) -> Option<Kind> {
+        if let Some(page) = s.strip_prefix("dash:") {
+            return crate::dashboard::page(page).map(Kind::Dash);
+        }
         Some(match s {
             "token" => Kind::Token,
             "get-user" => Kind::GetUser,
@@ -130,11 +135,13 @@ impl Kind {
             Kind::PatchUser => "patch-user".into(),
             Kind::CreateUser => "create-user".into(),
             Kind::Logs(c) => format!("logs:{c}"),
+            Kind::Dash(p) => format!("dash:{p}"),
         }
     }
 
     pub fn needs_users(&self) -> bool {
         matches!(self, Kind::Search(_) | Kind::GetUser | Kind::PatchUser | Kind::Logs(_))
+            || matches!(self, Kind::Dash(p) if crate::dashboard::needs_users(p))
     }
 }
 
@@ -283,6 +290,7 @@ pub async fn iteration(kind: Kind, ctx: &Ctx, conn: &mut Conn, r: &mut Rng, out:
             let req = Req::json(Method::PATCH, format!("/api/v2/users/{}", enc(&id)), &body, ctx.bearer.clone());
             out.push(timed(conn, &req).await);
         }
+        Kind::Dash(page) => crate::dashboard::iteration(page, ctx, conn, r, out).await,
         Kind::CreateUser => {
             let n = ctx.created.fetch_add(1, Ordering::Relaxed);
             // A realistic profile (from far beyond the loaded range), with a

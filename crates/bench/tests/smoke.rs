@@ -1,7 +1,7 @@
 //! Smoke test of the bench tool on a tiny data set: load 200 users (and 3000
-//! log events), start the real castellan binary, run every workload briefly,
-//! and require a table with no errors and non-empty results. It asserts no
-//! timings (speed is for BENCHMARKS.md).
+//! log events), start the real castellan binary, run every workload (the
+//! dashboard pages too) briefly, and require a table with no errors and
+//! non-empty results. It asserts no timings (speed is for BENCHMARKS.md).
 //!
 //! The castellan binary comes from $CASTELLAN_BIN, else target/debug, else
 //! target/release of this workspace (`cargo build --workspace` makes it).
@@ -62,7 +62,7 @@ fn every_workload_runs_without_errors_on_a_tiny_data_set() {
         "--bin",
         bin,
         "--workloads",
-        "all",
+        "all,dash:all",
         "--duration",
         "0.5",
         "--warmup",
@@ -87,6 +87,14 @@ fn every_workload_runs_without_errors_on_a_tiny_data_set() {
         "| patch-user |",
         "| create-user (+probes) |",
         "| probe token (under create-user) |",
+        "| dash:users |",
+        "| dash:users-deep |",
+        "| dash:search |",
+        "| dash:search-prefix |",
+        "| dash:user |",
+        "| dash:user-history |",
+        "| dash:logs |",
+        "| dash:apps |",
     ] {
         assert!(table.contains(w), "no row {w}");
     }
@@ -117,6 +125,34 @@ fn every_workload_runs_without_errors_on_a_tiny_data_set() {
     ]);
     assert!(!out.status.success(), "errors went unnoticed");
     assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"));
+
+    // And a dashboard sign-in that fails: every page is an error.
+    let out = Command::new(env!("CARGO_BIN_EXE_castellan-bench"))
+        .args([
+            "run",
+            "--data-dir",
+            d,
+            "--bin",
+            bin,
+            "--workloads",
+            "dash:apps",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0",
+            "--connections",
+            "1",
+            "--server-log",
+            "warn",
+            "--fail-on-error",
+        ])
+        .env("CASTELLAN_BENCH_ADMIN_PASSWORD", "not-the-password")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run castellan-bench: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
+    assert!(!out.status.success(), "a failed dashboard sign-in went unnoticed");
+    assert!(stderr.contains("dashboard sign-in") && stderr.contains("HTTP 401"), "{stderr}");
 
     logs_workloads(bin, d);
 }
