@@ -47,6 +47,11 @@ impl SortField {
             _ => return None,
         })
     }
+    /// Columns every user has (NOT NULL in the schema).
+    fn never_null(self) -> bool {
+        matches!(self, Self::UserId | Self::CreatedAt | Self::UpdatedAt)
+    }
+
     fn column(self) -> &'static str {
         match self {
             Self::UserId => "user_id",
@@ -137,7 +142,20 @@ impl Store {
             Some(s) => {
                 let dir = if s.descending { "DESC" } else { "ASC" };
                 let col = s.field.column();
-                q.push(&format!(" ORDER BY (u.{col} IS NULL) ASC, u.{col} {dir}, u.pk {dir}"));
+                // Users without the value come last either way. Where the
+                // database already puts NULLs last (SQLite descending,
+                // PostgreSQL ascending), or the column is never NULL, no
+                // extra term: the (tenant_id, column, pk) index then gives
+                // the order and the page stops early.
+                let nulls_last_anyway = match self.dialect {
+                    Dialect::Sqlite => s.descending,
+                    Dialect::Postgres => !s.descending,
+                };
+                q.push(" ORDER BY ");
+                if !(s.field.never_null() || nulls_last_anyway) {
+                    q.push(&format!("(u.{col} IS NULL) ASC, "));
+                }
+                q.push(&format!("u.{col} {dir}, u.pk {dir}"));
             }
             None if matches!(filter, Filter::Field { .. }) => {}
             None => {

@@ -340,6 +340,13 @@ async fn sorting_paging_and_by_email() {
         assert_eq!(desc, ["John Doe", "joanna jameson", "Jane Smith", "Bob Jackson", "Ann Robinson"], "{}", b.name);
         let logins = names(s.search_users(t, &all, by(SortField::LoginsCount, true), 0, 2, false).await.unwrap());
         assert_eq!(logins, ["joanna jameson", "Ann Robinson"], "{}", b.name);
+        // Users without the value come last in both directions.
+        let up = names(s.search_users(t, &all, by(SortField::LoginsCount, false), 0, 10, false).await.unwrap());
+        assert_eq!(up, ["John Doe", "Jane Smith", "Ann Robinson", "joanna jameson", "Bob Jackson"], "{}", b.name);
+        let down = names(s.search_users(t, &all, by(SortField::LoginsCount, true), 0, 10, false).await.unwrap());
+        assert_eq!(down, ["joanna jameson", "Ann Robinson", "Jane Smith", "John Doe", "Bob Jackson"], "{}", b.name);
+        let newest = names(s.search_users(t, &all, by(SortField::CreatedAt, true), 0, 2, false).await.unwrap());
+        assert_eq!(newest, ["joanna jameson", "John Doe"], "{}", b.name);
         let page2 = s.search_users(t, &all, by(SortField::CreatedAt, false), 2, 2, true).await.unwrap();
         assert_eq!(page2.total, Some(5));
         assert_eq!(names(page2), ["Jane Smith", "John Doe"], "{}", b.name);
