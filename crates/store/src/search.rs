@@ -47,6 +47,16 @@ impl SortField {
             _ => return None,
         })
     }
+    /// The index that walks the tenant's users in this order.
+    fn index(self) -> Option<&'static str> {
+        match self {
+            Self::CreatedAt => Some("users_created"),
+            Self::Name => Some("users_name"),
+            Self::Email => Some("users_email"),
+            _ => None,
+        }
+    }
+
     /// Columns every user has (NOT NULL in the schema).
     fn never_null(self) -> bool {
         matches!(self, Self::UserId | Self::CreatedAt | Self::UpdatedAt)
@@ -73,6 +83,14 @@ impl SortField {
 pub struct Sort {
     pub field: SortField,
     pub descending: bool,
+}
+
+/// How a page query finds its rows (see `Store::drive`).
+#[derive(Debug, Clone, Copy)]
+enum Drive {
+    Terms,
+    Index(&'static str),
+    Planner,
 }
 
 #[derive(Debug, Clone)]
@@ -103,7 +121,8 @@ impl Store {
         with_total: bool,
     ) -> Result<SearchPage> {
         let driver = self.and_driver(tenant, filter).await?;
-        let q = self.page_sql("", tenant, filter, sort, driver, (offset, limit));
+        let drive = self.drive(tenant, filter, sort, driver).await?;
+        let q = self.page_sql("", tenant, filter, sort, (driver, drive), (offset, limit));
         let mut keys = Vec::new();
         for row in q.build().fetch_all(&self.pool).await? {
             keys.push(get_i64(&row, "pk")?);
@@ -120,7 +139,7 @@ impl Store {
         tenant: i64,
         filter: &Filter,
         sort: Option<Sort>,
-        driver: Option<usize>,
+        (driver, drive): (Option<usize>, Drive),
         (offset, limit): (u64, u64),
     ) -> Sql {
         let mut q = Sql::new(&format!("{explain}SELECT u.pk FROM users u"));
@@ -135,7 +154,7 @@ impl Store {
             self.term_condition(&mut q, *kind, cond);
             q.push(" ORDER BY t.user_pk ASC");
         } else {
-            self.users_of_tenant(&mut q, tenant, filter, sort.is_none());
+            self.users_of_tenant(&mut q, tenant, drive);
             self.page_condition(&mut q, tenant, filter, driver);
         }
         match sort {
@@ -196,19 +215,49 @@ impl Store {
     /// cheapest index drives: when every match must have a search term, the
     /// terms index does (SQLite's `+` keeps the users indexes out of it);
     /// otherwise the tenant's users are walked in key order.
-    fn users_of_tenant(&self, q: &mut Sql, tenant: i64, filter: &Filter, pk_order: bool) {
-        match self.dialect {
-            Dialect::Sqlite if anchored(filter) => {
-                q.push(" WHERE +u.tenant_id = ");
-            }
-            Dialect::Sqlite if pk_order => {
-                q.push(" INDEXED BY users_tenant WHERE u.tenant_id = ");
-            }
-            _ => {
-                q.push(" WHERE u.tenant_id = ");
+    fn users_of_tenant(&self, q: &mut Sql, tenant: i64, drive: Drive) {
+        match drive {
+            Drive::Terms => q.push(" WHERE +u.tenant_id = "),
+            Drive::Index(index) => q.push(" INDEXED BY ").push(index).push(" WHERE u.tenant_id = "),
+            Drive::Planner => q.push(" WHERE u.tenant_id = "),
+        };
+        q.int(tenant).push(" AND ");
+    }
+
+    /// How a page query finds its rows (SQLite; PostgreSQL's planner has
+    /// statistics and chooses for itself): from the search terms when every
+    /// match has one and either no order is asked or the matches are few
+    /// (they are then sorted); otherwise by walking the index of the asked
+    /// order (the tenant's keys when none), testing each user, which stops
+    /// once the page is full.
+    async fn drive(&self, tenant: i64, filter: &Filter, sort: Option<Sort>, driver: Option<usize>) -> Result<Drive> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(Drive::Planner);
+        }
+        let index = match sort {
+            None => Some("users_tenant"),
+            // The index gives the order only without the NULLs-last term
+            // (SQLite puts NULLs first when ascending).
+            Some(s) if s.field.never_null() || s.descending => s.field.index(),
+            Some(_) => None,
+        };
+        if !anchored(filter) {
+            return Ok(index.map_or(Drive::Planner, Drive::Index));
+        }
+        if let (Some(_), Some(index)) = (sort, index) {
+            if driver.is_none() && !self.few_matches(tenant, filter).await? {
+                return Ok(Drive::Index(index));
             }
         }
-        q.int(tenant).push(" AND ");
+        Ok(Drive::Terms)
+    }
+
+    /// Whether `filter` matches at most `DRIVER_MAX` users (a bounded count).
+    async fn few_matches(&self, tenant: i64, filter: &Filter) -> Result<bool> {
+        let mut q = Sql::new("SELECT COUNT(*) AS n FROM (");
+        self.key_set(&mut q, tenant, filter);
+        q.push(" LIMIT ").int(DRIVER_MAX + 1).push(") e");
+        Ok(get_i64(&q.build().fetch_one(&self.pool).await?, "n")? <= DRIVER_MAX)
     }
 
     /// The query plans of a user search (its count, then its first page),
@@ -222,7 +271,8 @@ impl Store {
         let driver = self.and_driver(tenant, filter).await?;
         let mut count = Sql::new(prefix);
         self.count_sql(&mut count, tenant, filter, driver);
-        let page = self.page_sql(prefix, tenant, filter, None, driver, (0, 50));
+        let drive = self.drive(tenant, filter, None, driver).await?;
+        let page = self.page_sql(prefix, tenant, filter, None, (driver, drive), (0, 50));
         let mut conn = self.pool.acquire().await?;
         if self.dialect == Dialect::Postgres {
             // Tiny test tables make sequential scans cheapest; forbid them to

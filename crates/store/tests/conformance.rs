@@ -361,3 +361,45 @@ async fn sorting_paging_and_by_email() {
     }
     finish(bs).await;
 }
+
+/// A broad match in a requested order: past a few thousand matches the page
+/// is found by walking the order's index (SQLite), and must be the same page
+/// the sorted matches give.
+#[tokio::test]
+async fn broad_sorted_pages() {
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t = tenant(s, "broad.example").await;
+        // 6,000 users, 5,400 of them "Kim" (more than a term-driven page
+        // takes), created in a shuffled order.
+        let batch: Vec<_> = (0..6000u32)
+            .map(|i| {
+                let minute = (i * 7919) % 6000;
+                let created =
+                    format!("2020-01-{:02}T{:02}:{:02}:00.000Z", 1 + minute / 1440, (minute / 60) % 24, minute % 60);
+                let name = if i % 10 != 0 { format!("Kim {i}") } else { format!("Lee {i}") };
+                let extra = json!({"created_at": created, "updated_at": created});
+                (user(&format!("w{i}"), &format!("w{i}@broad.example"), &name, extra), None)
+            })
+            .collect();
+        s.insert_users_bulk(t, &batch).await.unwrap();
+        let mut kims: Vec<(String, String)> = batch
+            .iter()
+            .filter(|(u, _)| u.name.as_deref().is_some_and(|n| n.starts_with("Kim")))
+            .map(|(u, _)| (u.created_at.clone(), u.user_id.clone()))
+            .collect();
+        kims.sort();
+        kims.reverse();
+        let f = parse("name:kim*", &UserSchema).unwrap();
+        let sort = Some(Sort { field: SortField::CreatedAt, descending: true });
+        for offset in [0u64, 1234, 5395] {
+            let page = s.search_users(t, &f, sort, offset, 5, true).await.unwrap();
+            let got: Vec<&str> = page.users.iter().map(|u| u.user.user_id.as_str()).collect();
+            let want: Vec<&str> = kims.iter().skip(offset as usize).take(5).map(|(_, id)| id.as_str()).collect();
+            assert_eq!(got, want, "{}: offset {offset}", b.name);
+            assert_eq!(page.total, Some(5400), "{}", b.name);
+        }
+    }
+    finish(bs).await;
+}
