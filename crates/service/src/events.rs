@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use castellan_domain::log_event::LogEvent;
 use castellan_store::{Store, StoreError};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 
 /// The most events one transaction takes; the rest wait for the next one.
 const MAX_BATCH: usize = 1000;
@@ -23,6 +23,8 @@ const FAILED: u8 = 2;
 pub(crate) struct GroupCommit {
     queue: StdMutex<Vec<(i64, LogEvent, Arc<AtomicU8>)>>,
     commit: Arc<Mutex<()>>,
+    /// Woken after every batch: waiters re-check their state.
+    done: Arc<Notify>,
 }
 
 impl GroupCommit {
@@ -40,12 +42,22 @@ impl GroupCommit {
             }
         }
         loop {
-            let turn = self.commit.clone().lock_owned().await;
+            // Registered before looking, so a batch finishing in between
+            // still wakes us.
+            let woken = self.done.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             match state.load(Ordering::Acquire) {
                 WRITTEN => return Ok(()),
                 FAILED => return Err(StoreError::Corrupt("the log events could not be written".into())),
                 _ => {}
             }
+            // One writer at a time; the others wait for its batch to end
+            // (theirs may be in it) instead of queueing for the lock.
+            let Ok(turn) = self.commit.clone().try_lock_owned() else {
+                woken.await;
+                continue;
+            };
             let batch: Vec<_> = {
                 let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                 // Whole calls only: a call's events are queued side by side.
@@ -64,7 +76,12 @@ impl GroupCommit {
             // entry is marked: a request that goes away mid-commit (its
             // future dropped) neither loses the batch nor strands the others.
             let store = store.clone();
+            let done = self.done.clone();
             let task = tokio::spawn(async move {
+                // Dropped in reverse order, even if the write panics: the
+                // turn is released, then the waiters are woken.
+                let _wake = WakeOnDrop(done);
+                let _turn = turn;
                 let rows: Vec<(i64, &LogEvent)> = batch.iter().map(|(t, e, _)| (*t, e)).collect();
                 let outcome = store.insert_logs_grouped(&rows).await;
                 if let Err(e) = &outcome {
@@ -74,11 +91,19 @@ impl GroupCommit {
                 for (_, _, s) in &batch {
                     s.store(mark, Ordering::Release);
                 }
-                drop(turn);
             });
             if task.await.is_err() {
                 return Err(StoreError::Corrupt("the log events could not be written".into()));
             }
         }
+    }
+}
+
+/// Wakes every waiter when dropped.
+struct WakeOnDrop(Arc<Notify>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.notify_waiters();
     }
 }

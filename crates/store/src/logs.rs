@@ -72,19 +72,28 @@ pub(crate) async fn insert_logs_tx(tx: &mut Transaction<'_, Any>, tenant: i64, e
         // suspended stream resumes where it stopped).
         streams.push((get_str(&row, "id")?, parse(&get_str(&row, "doc")?)?));
     }
-    for e in events {
-        let doc = serde_json::to_string(e).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        let mut q = Sql::new(
-            "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, doc) VALUES (",
-        );
-        q.int(tenant).push(", ").text(&e.log_id).push(", ").int(parse_iso_ms(&e.date).unwrap_or(0));
-        q.push(", ").text(&e.kind);
-        for v in
-            [&e.user_id, &e.user_name, &e.client_id, &e.client_name, &e.connection, &e.ip, &e.audience, &e.hostname]
-        {
-            q.push(", ").arg(opt(v));
+    if streams.is_empty() {
+        // No outbox entries to key on `seq`: one statement for many events.
+        for chunk in events.chunks(64) {
+            let mut q = Sql::new(
+                "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, doc) VALUES ",
+            );
+            for (i, e) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                log_values(&mut q, tenant, e)?;
+            }
+            q.build().execute(&mut **tx).await?;
         }
-        q.push(", ").text(doc).push(") RETURNING seq");
+        return Ok(());
+    }
+    for e in events {
+        let mut q = Sql::new(
+            "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, doc) VALUES ",
+        );
+        log_values(&mut q, tenant, e)?;
+        q.push(" RETURNING seq");
         let seq = get_i64(&q.build().fetch_one(&mut **tx).await?, "seq")?;
         for (id, sdoc) in &streams {
             if stream_takes(sdoc, &e.kind) {
@@ -94,6 +103,18 @@ pub(crate) async fn insert_logs_tx(tx: &mut Transaction<'_, Any>, tenant: i64, e
             }
         }
     }
+    Ok(())
+}
+
+/// `(tenant_id, log_id, …, doc)` of one event, for `INSERT INTO logs`.
+fn log_values(q: &mut Sql, tenant: i64, e: &LogEvent) -> Result<()> {
+    let doc = serde_json::to_string(e).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+    q.push("(").int(tenant).push(", ").text(&e.log_id).push(", ").int(parse_iso_ms(&e.date).unwrap_or(0));
+    q.push(", ").text(&e.kind);
+    for v in [&e.user_id, &e.user_name, &e.client_id, &e.client_name, &e.connection, &e.ip, &e.audience, &e.hostname] {
+        q.push(", ").arg(opt(v));
+    }
+    q.push(", ").text(doc).push(")");
     Ok(())
 }
 
