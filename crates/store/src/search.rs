@@ -122,6 +122,19 @@ impl Store {
     ) -> Result<SearchPage> {
         let driver = self.and_driver(tenant, filter).await?;
         let drive = self.drive(tenant, filter, sort, driver).await?;
+        if driver.is_some() {
+            // At most DRIVER_MAX candidates: every match's key, in order, in
+            // one query gives both the page and the total.
+            let q = self.page_sql("", tenant, filter, sort, (driver, drive), (0, DRIVER_MAX as u64));
+            let mut all = Vec::new();
+            for row in q.build().fetch_all(&self.pool).await? {
+                all.push(get_i64(&row, "pk")?);
+            }
+            let start = (offset.min(all.len() as u64)) as usize;
+            let end = start.saturating_add(limit.min(usize::MAX as u64) as usize).min(all.len());
+            let users = self.users_by_pk(&all[start..end]).await?;
+            return Ok(SearchPage { users, total: with_total.then_some(all.len() as u64) });
+        }
         let q = self.page_sql("", tenant, filter, sort, (driver, drive), (offset, limit));
         let mut keys = Vec::new();
         for row in q.build().fetch_all(&self.pool).await? {
