@@ -134,11 +134,27 @@ impl Store {
     ) -> Result<()> {
         let _w = self.write_guard().await;
         let mut tx = self.write_tx().await?;
+        // Only the columns whose value changes are assigned: an assigned
+        // column rewrites the entries of every index it is part of, even
+        // with the same value (7 indexes for a PATCH of metadata otherwise).
+        let mut current = Sql::new("SELECT doc FROM users WHERE tenant_id = ");
+        current.int(tenant).push(" AND pk = ").int(pk);
+        let Some(row) = current.build().fetch_optional(&mut *tx).await? else {
+            return Err(StoreError::NotFound);
+        };
+        let before: Option<Vec<Arg>> =
+            serde_json::from_str::<User>(&get_str(&row, "doc")?).ok().map(|old| values(&old)).transpose()?;
         let mut q = Sql::new("UPDATE users SET ");
+        let mut first = true;
         for (i, (c, v)) in COLS.iter().zip(values(u)?).enumerate() {
-            if i > 0 {
+            let same = before.as_ref().is_some_and(|b| b[i] == v);
+            if same && *c != "doc" {
+                continue;
+            }
+            if !first {
                 q.push(", ");
             }
+            first = false;
             q.push(c).push(" = ").arg(v);
         }
         if password_hash.is_some() {
