@@ -85,6 +85,9 @@ pub struct Sort {
     pub descending: bool,
 }
 
+/// Writes the SQL test of one field condition (path, kind, condition).
+type FieldSql<'a> = dyn Fn(&Store, &mut Sql, &str, FieldKind, &Cond) + 'a;
+
 /// How a page query finds its rows (see `Store::drive`).
 #[derive(Debug, Clone, Copy)]
 enum Drive {
@@ -387,42 +390,17 @@ impl Store {
 
     /// Whether candidate `d.pk` matches `f`, from that user's own terms.
     fn probe(&self, q: &mut Sql, tenant: i64, f: &Filter) {
-        match f {
-            Filter::All => {
-                q.push("1 = 1");
+        self.boolean(q, f, &|store, q, path, kind, cond| {
+            q.push("EXISTS (SELECT 1 FROM user_terms p WHERE p.user_pk = d.pk");
+            if matches!(cond, Cond::Eq(_)) {
+                // All four columns of the value (or num) index are then
+                // fixed: one index lookup.
+                q.push(" AND p.tenant_id = ").int(tenant);
             }
-            Filter::Field { path, kind, cond } => {
-                q.push("EXISTS (SELECT 1 FROM user_terms p WHERE p.user_pk = d.pk");
-                if matches!(cond, Cond::Eq(_)) {
-                    // All four columns of the value (or num) index are then
-                    // fixed: one index lookup.
-                    q.push(" AND p.tenant_id = ").int(tenant);
-                }
-                q.push(" AND p.field = ").text(path.as_str());
-                self.term_condition_on(q, "p", *kind, cond);
-                q.push(")");
-            }
-            Filter::And(items) | Filter::Or(items) => {
-                let and = matches!(f, Filter::And(_));
-                if items.is_empty() {
-                    q.push(if and { "1 = 1" } else { "1 = 0" });
-                    return;
-                }
-                q.push("(");
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        q.push(if and { " AND " } else { " OR " });
-                    }
-                    self.probe(q, tenant, item);
-                }
-                q.push(")");
-            }
-            Filter::Not(inner) => {
-                q.push("NOT (");
-                self.probe(q, tenant, inner);
-                q.push(")");
-            }
-        }
+            q.push(" AND p.field = ").text(path);
+            store.term_condition_on(q, "p", kind, cond);
+            q.push(")");
+        });
     }
 
     fn count_sql(&self, q: &mut Sql, tenant: i64, filter: &Filter, driver: Option<usize>) {
@@ -529,35 +507,42 @@ impl Store {
         }
     }
 
+    /// `f` as a condition on the users row `u`.
     fn condition(&self, q: &mut Sql, tenant: i64, f: &Filter) {
+        self.boolean(q, f, &|store, q, path, kind, cond| {
+            q.push("u.pk IN (SELECT t.user_pk FROM user_terms t WHERE t.tenant_id = ");
+            q.int(tenant).push(" AND t.field = ").text(path);
+            store.term_condition(q, kind, cond);
+            q.push(")");
+        });
+    }
+
+    /// `f`'s AND / OR / NOT in SQL around `field`, which writes the test of
+    /// one field condition (`condition` and `probe` differ only there).
+    fn boolean(&self, q: &mut Sql, f: &Filter, field: &FieldSql<'_>) {
         match f {
             Filter::All => {
                 q.push("1 = 1");
             }
+            Filter::Field { path, kind, cond } => field(self, q, path.as_str(), *kind, cond),
             Filter::And(items) | Filter::Or(items) => {
-                let op = if matches!(f, Filter::And(_)) { " AND " } else { " OR " };
+                let and = matches!(f, Filter::And(_));
                 if items.is_empty() {
-                    q.push(if matches!(f, Filter::And(_)) { "1 = 1" } else { "1 = 0" });
+                    q.push(if and { "1 = 1" } else { "1 = 0" });
                     return;
                 }
                 q.push("(");
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
-                        q.push(op);
+                        q.push(if and { " AND " } else { " OR " });
                     }
-                    self.condition(q, tenant, item);
+                    self.boolean(q, item, field);
                 }
                 q.push(")");
             }
             Filter::Not(inner) => {
                 q.push("NOT (");
-                self.condition(q, tenant, inner);
-                q.push(")");
-            }
-            Filter::Field { path, kind, cond } => {
-                q.push("u.pk IN (SELECT t.user_pk FROM user_terms t WHERE t.tenant_id = ");
-                q.int(tenant).push(" AND t.field = ").text(path.as_str());
-                self.term_condition(q, *kind, cond);
+                self.boolean(q, inner, field);
                 q.push(")");
             }
         }
