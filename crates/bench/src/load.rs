@@ -222,8 +222,14 @@ pub async fn load(a: &LoadArgs) -> Result<Manifest, String> {
 
 /// `castellan tenants set --lift-search-cap true` on the store.
 pub fn lift_cap(bin: &Path, dir: &Path, m: &Manifest) -> Result<(), String> {
+    tenants_set(bin, dir, m, "--lift-search-cap", "true")
+}
+
+/// `castellan tenants set FLAG VALUE` on the loaded store (its tenant, its
+/// database).
+pub fn tenants_set(bin: &Path, dir: &Path, m: &Manifest, flag: &str, value: &str) -> Result<(), String> {
     let mut cmd = Command::new(bin);
-    cmd.args(["tenants", "set", "--lift-search-cap", "true", "--domain", &m.domain, "--data-dir"])
+    cmd.args(["tenants", "set", flag, value, "--domain", &m.domain, "--data-dir"])
         .arg(dir)
         .env_remove("CASTELLAN_DATABASE_URL")
         .stdout(std::process::Stdio::null());
@@ -234,6 +240,6 @@ pub fn lift_cap(bin: &Path, dir: &Path, m: &Manifest) -> Result<(), String> {
     if st.success() {
         Ok(())
     } else {
-        Err(format!("castellan tenants set --lift-search-cap failed ({st})"))
+        Err(format!("castellan tenants set {flag} failed ({st})"))
     }
 }

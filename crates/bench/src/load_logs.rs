@@ -10,7 +10,6 @@
 //! the oldest events during the benchmark.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -110,19 +109,5 @@ pub async fn load_logs(a: &LoadLogsArgs<'_>) -> Result<(Manifest, f64), String> 
 
 /// `castellan tenants set --log-retention-days 3650` on the store.
 fn set_retention(bin: &Path, dir: &Path, m: &Manifest) -> Result<(), String> {
-    let mut cmd = Command::new(bin);
-    cmd.args(["tenants", "set", "--log-retention-days", &RETENTION_DAYS.to_string(), "--domain", &m.domain])
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("CASTELLAN_DATABASE_URL")
-        .stdout(std::process::Stdio::null());
-    if let Some(url) = &m.database_url {
-        cmd.arg("--database-url").arg(url);
-    }
-    let st = cmd.status().map_err(|e| format!("{}: {e}", bin.display()))?;
-    if st.success() {
-        Ok(())
-    } else {
-        Err(format!("castellan tenants set --log-retention-days failed ({st})"))
-    }
+    crate::load::tenants_set(bin, dir, m, "--log-retention-days", &RETENTION_DAYS.to_string())
 }
