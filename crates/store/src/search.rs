@@ -268,12 +268,17 @@ impl Store {
         Ok(Drive::Terms)
     }
 
-    /// Whether `filter` matches at most `DRIVER_MAX` users (a bounded count).
+    /// Whether `filter` matches at most `DRIVER_MAX` users.
     async fn few_matches(&self, tenant: i64, filter: &Filter) -> Result<bool> {
+        Ok(self.bounded_count(tenant, filter).await? <= DRIVER_MAX)
+    }
+
+    /// The rows of `filter`'s key set, counted up to `DRIVER_MAX + 1` only.
+    async fn bounded_count(&self, tenant: i64, filter: &Filter) -> Result<i64> {
         let mut q = Sql::new("SELECT COUNT(*) AS n FROM (");
         self.key_set(&mut q, tenant, filter);
         q.push(" LIMIT ").int(DRIVER_MAX + 1).push(") e");
-        Ok(get_i64(&q.build().fetch_one(&self.pool).await?, "n")? <= DRIVER_MAX)
+        get_i64(&q.build().fetch_one(&self.pool).await?, "n")
     }
 
     /// The query plans of a user search (its count, then its first page),
@@ -352,10 +357,7 @@ impl Store {
         }
         let mut best: Option<(usize, i64)> = None;
         for (i, item) in items.iter().enumerate().filter(|(_, f)| anchored(f)) {
-            let mut q = Sql::new("SELECT COUNT(*) AS n FROM (");
-            self.key_set(&mut q, tenant, item);
-            q.push(" LIMIT ").int(DRIVER_MAX + 1).push(") e");
-            let n = get_i64(&q.build().fetch_one(&self.pool).await?, "n")?;
+            let n = self.bounded_count(tenant, item).await?;
             if n <= DRIVER_MAX && best.is_none_or(|(_, m)| n < m) {
                 best = Some((i, n));
             }
