@@ -23,7 +23,7 @@ import { after, before, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { browserHome, CHROMIUM, CHROMIUM_ARGS, CONNECTION, ROOT, startServer, tag } from '../enduser/harness.mjs';
+import { browserHome, CHROMIUM, CONNECTION, launchBrowser, ROOT, startServer, tag } from '../enduser/harness.mjs';
 
 const SHOTS = process.env.CASTELLAN_SCREENSHOT_DIR || join(ROOT, 'target', 'screenshots', 'dashboard');
 
@@ -53,13 +53,7 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM} (Debian: apt-get install chromium)`);
   server = await startServer('dashboard');
   home = browserHome();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    env: { ...process.env, HOME: home },
-    timeout: 60_000,
-  });
+  browser = await launchBrowser(chromium, home);
   // A narrow window: the layout must work there too.
   context = await browser.newContext({ viewport: { width: 760, height: 900 }, locale: 'en-US' });
   context.setDefaultTimeout(15_000);

@@ -25,7 +25,7 @@ import { after, before, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { browserHome, CHROMIUM, CHROMIUM_ARGS, ROOT, startServer, tag } from './harness.mjs';
+import { browserHome, CHROMIUM, launchBrowser, ROOT, startServer, tag } from './harness.mjs';
 
 const SHOTS = process.env.CASTELLAN_SCREENSHOT_DIR || join(ROOT, 'target', 'screenshots', 'enduser');
 
@@ -145,13 +145,7 @@ before(async () => {
   password = `S3cret-Passw0rd!${t}`;
   userId = (await server.user(email, password, { name: 'Jane Roe' })).user_id;
   home = browserHome();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    env: { ...process.env, HOME: home },
-    timeout: 60_000,
-  });
+  browser = await launchBrowser(chromium, home);
 });
 
 after(async () => {

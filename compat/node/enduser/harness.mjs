@@ -285,6 +285,20 @@ export function browserHome() {
   return dir;
 }
 
+/**
+ * Starts headless chromium (playwright-core's `chromium`, passed in so that this
+ * module needs no browser driver) with `home` as HOME, so it trusts the suites' CA.
+ */
+export function launchBrowser(chromium, home) {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    env: { ...process.env, HOME: home },
+    timeout: 60_000,
+  });
+}
+
 export async function startServer(name) {
   const s = new Server(name);
   try {
