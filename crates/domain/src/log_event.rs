@@ -68,15 +68,22 @@ impl LogEvent {
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// `900` and the `yyyyMMddHHmmssSSS` of `ms`: every log_id of an event dated
+/// `ms` starts with it, so it bounds the log_ids of a date range.
+pub fn log_id_prefix(ms: i64) -> Option<String> {
+    if !(0..=253_402_300_799_999).contains(&ms) {
+        return None;
+    }
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| format!("900{}", t.format("%Y%m%d%H%M%S%3f")))
+}
+
 pub fn new_log_id(now_ms: i64) -> String {
-    let stamp = chrono::DateTime::from_timestamp_millis(now_ms)
-        .map(|t| t.format("%Y%m%d%H%M%S%3f").to_string())
-        .unwrap_or_else(|| "19700101000000000".into());
+    let prefix = log_id_prefix(now_ms).unwrap_or_else(|| "90019700101000000000".into());
     let seq = SEQ.fetch_add(1, Ordering::Relaxed) % 1_000_000_000_000;
     let mut rng = rand::thread_rng();
     let r1: u64 = rng.gen_range(0..1_000_000_000_000);
     let r2: u64 = rng.gen_range(0..1_000_000_000_000);
-    format!("900{stamp}{seq:012}{r1:012}{r2:012}")
+    format!("{prefix}{seq:012}{r1:012}{r2:012}")
 }
 
 /// Keys whose values never enter an event.

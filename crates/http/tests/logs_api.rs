@@ -125,6 +125,19 @@ async fn search_paging_and_checkpoints() {
     assert_eq!(logs(&s, &t, "q=NOT type:ss&per_page=100").await.as_array().unwrap().len(), 6, "seccft + 5 sapi");
     let dated = logs(&s, &t, "q=date:[2023-11-14T22:13:22 TO *] AND type:ss").await;
     assert_eq!(dated.as_array().unwrap().len(), 4);
+    // Ranges bound log_id too (see log_id_bounds): the edges stay exact to
+    // the millisecond. The five `ss` events are at 22:13:21 … 22:13:25.
+    for (range, want) in [
+        ("[2023-11-14T22:13:22 TO 2023-11-14T22:13:24]", 3),
+        ("{2023-11-14T22:13:22 TO 2023-11-14T22:13:24}", 1),
+        ("[2023-11-14T22:13:22.001 TO 2023-11-14T22:13:23.999]", 1),
+        ("[2023-11-14T22:13:21.999 TO 2023-11-14T22:13:22.000]", 1),
+        ("[* TO 2023-11-14T22:13:21]", 1),
+        ("{2023-11-14T22:13:25 TO *]", 0),
+    ] {
+        let got = logs(&s, &t, &format!("q=date:{range} AND type:ss&per_page=100")).await;
+        assert_eq!(got.as_array().map(Vec::len), Some(want), "date:{range}: {got}");
+    }
     // `auth0 logs tail`'s query: everything from a log_id on.
     let first = logs(&s, &t, "sort=date:1&per_page=1").await[0]["log_id"].as_str().unwrap().to_string();
     let tail = logs(&s, &t, &format!("q=log_id:[{first} TO *]&per_page=100")).await;

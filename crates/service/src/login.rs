@@ -245,6 +245,7 @@ impl App {
             self.log_events(tenant.id, &[e]).await.map_err(|_| OAuthError::internal())?;
             return Err(user_blocked());
         }
+        let before = user.clone();
         let mut u = user;
         u.logins_count = Some(u.logins_count.unwrap_or(0) + 1);
         u.last_login = Some(format_ms(now));
@@ -261,7 +262,10 @@ impl App {
                 .await
                 .map_err(|_| OAuthError::internal())?;
         }
-        self.store.update_user(tenant.id, stored.pk, &u, None, &[e]).await.map_err(|_| OAuthError::internal())?;
+        self.store
+            .update_user(tenant.id, stored.pk, &before, &u, None, &[e])
+            .await
+            .map_err(|_| OAuthError::internal())?;
         Ok(u)
     }
 

@@ -168,6 +168,7 @@ impl App {
             });
         }
         let stored = self.store.get_user(tenant.id, id).await?.ok_or_else(ServiceError::user_not_found)?;
+        let before = stored.user.clone();
         let mut u = stored.user;
         let now = format_ms(self.now_ms());
         let conn = match u.connection() {
@@ -240,7 +241,7 @@ impl App {
         if new_hash.is_some() {
             events.push(self.user_event("scp", tenant, caller, &u));
         }
-        match self.store.update_user(tenant.id, stored.pk, &u, new_hash.as_deref(), &events).await {
+        match self.store.update_user(tenant.id, stored.pk, &before, &u, new_hash.as_deref(), &events).await {
             Ok(()) => Ok(out),
             Err(StoreError::Conflict(_)) => {
                 Err(ServiceError::bad_request("The specified new email already exists", None))

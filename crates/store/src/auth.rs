@@ -177,7 +177,7 @@ impl Store {
             return Ok(false);
         }
         insert_rt_sql(tenant, new).build().execute(&mut *tx).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -213,12 +213,21 @@ impl Store {
     /// transaction. Returns the rows affected.
     pub(crate) async fn exec_logged(&self, tenant: i64, q: &Sql, events: &[LogEvent], conflict: &str) -> Result<u64> {
         let _w = self.write_guard().await;
-        let mut tx = self.write_tx().await?;
-        let n = q.build().execute(&mut *tx).await.map_err(|e| conflict_or(e, conflict))?.rows_affected();
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
-        tx.commit().await?;
+        // Before the write too: its own events see what it writes.
         self.config_changed();
-        Ok(n)
+        let out = async {
+            let mut tx = self.write_tx().await?;
+            let n = q.build().execute(&mut *tx).await.map_err(|e| conflict_or(e, conflict))?.rows_affected();
+            self.insert_logs_tx(&mut tx, tenant, events).await?;
+            tx.commit().await?;
+            Ok(n)
+        }
+        .await;
+        // Also after a failure, and while the write lock is held: a cache
+        // filled inside the transaction (the log streams, read by
+        // `insert_logs_tx`) may hold what it wrote, committed or not.
+        self.config_changed();
+        out
     }
 
     async fn one_doc<T: DeserializeOwned>(&self, q: Sql) -> Result<Option<T>> {

@@ -177,7 +177,7 @@ impl Store {
             i.int(tenant).push(", ").text(family).push(", ").text(doc.to_string()).push(")");
             i.build().execute(&mut *tx).await?;
         }
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -251,7 +251,7 @@ impl Store {
         u.text(doc.to_string());
         sessions_of(&mut u, tenant, SessionsOf::Id(id));
         u.build().execute(&mut *tx).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -318,7 +318,7 @@ impl Store {
         sessions_of(&mut q, tenant, of);
         q.push(" AND revoked_at IS NULL");
         let n = q.build().execute(&mut *tx).await?.rows_affected();
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(n)
     }

@@ -149,7 +149,7 @@ impl Store {
                 u.build().execute(&mut *tx).await?;
             }
         }
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         self.config_changed();
         Ok(gone)
@@ -172,7 +172,7 @@ impl Store {
         delete_where(&mut tx, "client_grants", "audience", tenant, identifier).await?;
         delete_where(&mut tx, "role_permissions", "resource_server_identifier", tenant, identifier).await?;
         delete_where(&mut tx, "user_permissions", "resource_server_identifier", tenant, identifier).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         self.config_changed();
         Ok(gone)
@@ -214,7 +214,7 @@ impl Store {
         let mut u = Sql::new("DELETE FROM users WHERE tenant_id = ");
         u.int(tenant).push(" AND connection = ").text(name);
         let n = u.build().execute(&mut *tx).await?.rows_affected();
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         self.config_changed();
         Ok(Some(n))

@@ -25,7 +25,7 @@ mod users;
 use std::sync::Arc;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyPool, Connection, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use auth::{NewSession, RefreshTokenRow, RevokeBy};
@@ -69,7 +69,12 @@ pub struct Store {
     /// Bumped after every committed change to clients, client grants,
     /// resource servers or connections (see `config_generation`).
     config_gen: Arc<std::sync::atomic::AtomicU64>,
+    /// Each tenant's log streams with the configuration generation they
+    /// were read at (SQLite only; see `insert_logs_tx`).
+    streams: Arc<std::sync::Mutex<StreamsCache>>,
 }
+
+type StreamsCache = std::collections::HashMap<i64, (u64, Arc<Vec<(String, serde_json::Value)>>)>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -113,6 +118,14 @@ impl Store {
                         conn.execute("PRAGMA journal_mode=WAL").await?;
                         conn.execute("PRAGMA synchronous=NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout=10000").await?;
+                        // Checkpoints run on a connection of their own (see
+                        // `checkpoint_wal`), not inside the commit that
+                        // crosses the threshold, where they would hold the
+                        // write lock through their writes and fsyncs.
+                        conn.execute("PRAGMA wal_autocheckpoint=0").await?;
+                        // A WAL grown past 128 MB (readers kept it from
+                        // starting over) is cut back when it does.
+                        conn.execute("PRAGMA journal_size_limit=134217728").await?;
                         conn.execute("PRAGMA foreign_keys=ON").await?;
                         // 8 MB a connection (8 connections) for a server: the
                         // OS keeps the rest of the hot pages; larger caches
@@ -129,8 +142,21 @@ impl Store {
             dialect,
             write_lock: (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(()))),
             config_gen: Arc::default(),
+            streams: Arc::default(),
         };
         schema::migrate(&store).await?;
+        if dialect == Dialect::Sqlite {
+            let mut conn = sqlx::AnyConnection::connect(url).await?;
+            // How long a RESTART checkpoint waits for readers (holding the
+            // write lock) before it gives up until the next round.
+            conn.execute("PRAGMA busy_timeout=20").await?;
+            tokio::spawn(checkpoint_wal(
+                conn,
+                store.pool.clone(),
+                store.write_lock.clone(),
+                Arc::downgrade(&store.config_gen),
+            ));
+        }
         Ok(store)
     }
 
@@ -181,6 +207,77 @@ impl Store {
             None => None,
         }
     }
+}
+
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+/// WAL frames (4 KiB pages) past which it is started over.
+const RESTART_FRAMES: i64 = 16384;
+
+/// Copies the WAL's committed pages into the database file, every
+/// `CHECKPOINT_EVERY` while the store is open (`alive` is one of its `Arc`s),
+/// outside the commits: SQLite's own automatic checkpoint runs inside the
+/// commit that crosses its threshold, where it holds the write lock (and
+/// every queued writer) through its writes and fsyncs.
+///
+/// A PASSIVE checkpoint neither waits for nor blocks anyone, and copies what
+/// no reader still needs; writers go on meanwhile. SQLite starts the WAL
+/// over only when a write begins with the WAL fully copied and no reader on
+/// it, which concurrent readers can put off for ever; so when the WAL has
+/// grown past `RESTART_FRAMES`, a RESTART checkpoint runs holding the write
+/// lock and waits (briefly: the connection's busy timeout) for the readers
+/// to move off it. Its pages are already copied: it costs writers the wait.
+async fn checkpoint_wal(
+    mut conn: sqlx::AnyConnection,
+    pool: AnyPool,
+    write_lock: Option<Arc<Mutex<()>>>,
+    alive: std::sync::Weak<std::sync::atomic::AtomicU64>,
+) {
+    /// (frames in the WAL, frames copied), or None when busy.
+    async fn checkpoint(conn: &mut sqlx::AnyConnection, mode: &str) -> Option<(i64, i64)> {
+        let result = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})")).fetch_one(&mut *conn).await;
+        match result.and_then(|row| Ok((row.try_get::<i64, _>(0)?, row.try_get(1)?, row.try_get(2)?))) {
+            Ok((0, log, done)) => Some((log, done)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                None
+            }
+        }
+    }
+    while alive.strong_count() > 0 && !pool.is_closed() {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        let Some((mut log, mut done)) = checkpoint(&mut conn, "PASSIVE").await else { continue };
+        if log <= done && log < RESTART_FRAMES {
+            continue;
+        }
+        // Catch up without the lock first, until few pages came in meanwhile:
+        // what is left for the locked round is what it costs the writers.
+        for _ in 0..4 {
+            let before = log;
+            let Some(now) = checkpoint(&mut conn, "PASSIVE").await else { break };
+            (log, done) = now;
+            if log <= done && log - before < 256 {
+                break;
+            }
+        }
+        let t = std::time::Instant::now();
+        let _w = match &write_lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
+        let mode = if log >= RESTART_FRAMES { "RESTART" } else { "PASSIVE" };
+        let outcome = checkpoint(&mut conn, mode).await;
+        tracing::debug!(
+            log,
+            done,
+            mode,
+            ?outcome,
+            us = t.elapsed().as_micros() as u64,
+            "WAL checkpoint under the write lock"
+        );
+    }
+    let _ = conn.close().await;
 }
 
 pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String> {

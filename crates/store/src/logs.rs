@@ -5,16 +5,17 @@
 
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use castellan_domain::clock::parse_iso_ms;
-use castellan_domain::log_event::{category, LogEvent};
+use castellan_domain::log_event::{category, log_id_prefix, LogEvent};
 use castellan_query::{Cond, Filter, Scalar};
 use serde_json::Value;
 use sqlx::{Any, Transaction};
 
 use crate::docs::parse;
 use crate::sql::{Arg, Sql};
-use crate::{get_i64, get_str, Result, Store, StoreError};
+use crate::{get_i64, get_str, Dialect, Result, Store, StoreError};
 
 /// Columns of the logs table that search can use, by query field.
 fn column(field: &str) -> Option<&'static str> {
@@ -60,51 +61,80 @@ pub fn set_record_events(on: bool) {
     RECORD_EVENTS.store(on, Ordering::Relaxed);
 }
 
-pub(crate) async fn insert_logs_tx(tx: &mut Transaction<'_, Any>, tenant: i64, events: &[LogEvent]) -> Result<()> {
-    if events.is_empty() || !RECORD_EVENTS.load(Ordering::Relaxed) {
-        return Ok(());
-    }
-    let mut s = Sql::new("SELECT id, doc FROM log_streams WHERE tenant_id = ");
-    s.int(tenant);
-    let mut streams = Vec::new();
-    for row in s.build().fetch_all(&mut **tx).await? {
-        // Every stream queues; only active ones deliver (a paused or
-        // suspended stream resumes where it stopped).
-        streams.push((get_str(&row, "id")?, parse(&get_str(&row, "doc")?)?));
-    }
-    if streams.is_empty() {
-        // No outbox entries to key on `seq`: one statement for many events.
-        for chunk in events.chunks(64) {
-            let mut q = Sql::new(
-                "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, doc) VALUES ",
-            );
-            for (i, e) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
+impl Store {
+    /// Writes `events` inside `tx`, each also queued in the outbox of every
+    /// stream of the tenant whose filters take it.
+    pub(crate) async fn insert_logs_tx(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        tenant: i64,
+        events: &[LogEvent],
+    ) -> Result<()> {
+        if events.is_empty() || !RECORD_EVENTS.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let streams = self.tenant_streams(tx, tenant).await?;
+        if streams.is_empty() {
+            // No outbox entries to key on `seq`: one statement for many events.
+            for chunk in events.chunks(64) {
+                let mut q = Sql::new(INSERT_LOG);
+                for (i, e) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        q.push(", ");
+                    }
+                    log_values(&mut q, tenant, e)?;
                 }
-                log_values(&mut q, tenant, e)?;
+                q.build().execute(&mut **tx).await?;
             }
-            q.build().execute(&mut **tx).await?;
+            return Ok(());
         }
-        return Ok(());
-    }
-    for e in events {
-        let mut q = Sql::new(
-            "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, doc) VALUES ",
-        );
-        log_values(&mut q, tenant, e)?;
-        q.push(" RETURNING seq");
-        let seq = get_i64(&q.build().fetch_one(&mut **tx).await?, "seq")?;
-        for (id, sdoc) in &streams {
-            if stream_takes(sdoc, &e.kind) {
-                let mut o = Sql::new("INSERT INTO log_outbox (tenant_id, stream_id, log_seq) VALUES (");
-                o.int(tenant).push(", ").text(id.as_str()).push(", ").int(seq).push(")");
-                o.build().execute(&mut **tx).await?;
+        for e in events {
+            let mut q = Sql::new(INSERT_LOG);
+            log_values(&mut q, tenant, e)?;
+            q.push(" RETURNING seq");
+            let seq = get_i64(&q.build().fetch_one(&mut **tx).await?, "seq")?;
+            for (id, sdoc) in streams.iter() {
+                if stream_takes(sdoc, &e.kind) {
+                    let mut o = Sql::new("INSERT INTO log_outbox (tenant_id, stream_id, log_seq) VALUES (");
+                    o.int(tenant).push(", ").text(id.as_str()).push(", ").int(seq).push(")");
+                    o.build().execute(&mut **tx).await?;
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// The tenant's streams (every status: a paused or suspended stream
+    /// queues too, and resumes where it stopped). On SQLite, where this
+    /// process makes every write and holds the write lock here, the list is
+    /// kept until the next configuration change (every write to log_streams
+    /// counts as one, committed or not); on PostgreSQL other instances may
+    /// add streams, so it is read each time.
+    async fn tenant_streams(&self, tx: &mut Transaction<'_, Any>, tenant: i64) -> Result<Arc<Vec<(String, Value)>>> {
+        let generation = self.config_generation();
+        if self.dialect == Dialect::Sqlite {
+            let cache = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((g, list)) = cache.get(&tenant) {
+                if *g == generation {
+                    return Ok(list.clone());
+                }
+            }
+        }
+        let mut s = Sql::new("SELECT id, doc FROM log_streams WHERE tenant_id = ");
+        s.int(tenant);
+        let mut list = Vec::new();
+        for row in s.build().fetch_all(&mut **tx).await? {
+            list.push((get_str(&row, "id")?, parse(&get_str(&row, "doc")?)?));
+        }
+        let list = Arc::new(list);
+        if self.dialect == Dialect::Sqlite {
+            self.streams.lock().unwrap_or_else(|p| p.into_inner()).insert(tenant, (generation, list.clone()));
+        }
+        Ok(list)
+    }
 }
+
+const INSERT_LOG: &str = "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, doc) VALUES ";
 
 /// `(tenant_id, log_id, …, doc)` of one event, for `INSERT INTO logs`.
 fn log_values(q: &mut Sql, tenant: i64, e: &LogEvent) -> Result<()> {
@@ -129,7 +159,7 @@ impl Store {
     pub async fn insert_logs(&self, tenant: i64, events: &[LogEvent]) -> Result<()> {
         let _w = self.write_guard().await;
         let mut tx = self.write_tx().await?;
-        insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -145,7 +175,7 @@ impl Store {
             let run: Vec<LogEvent> =
                 events[i..].iter().take_while(|(t, _)| *t == tenant).map(|(_, e)| (*e).clone()).collect();
             i += run.len();
-            insert_logs_tx(&mut tx, tenant, &run).await?;
+            self.insert_logs_tx(&mut tx, tenant, &run).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -272,12 +302,32 @@ impl Store {
                             };
                             q.push(" AND ").push(&c).push(" ").push(op).push(" ").arg(scalar(v));
                         }
+                        if col == "date" {
+                            log_id_bounds(q, lower, upper);
+                        }
                         q.push(")");
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// A date range also bounds `log_id` (an event's log_id starts with its
+/// date, see `log_id_prefix`), a little wider than the dates: the range test
+/// on `date` stays exact, and the page is an index range in log_id order
+/// instead of every event of the range read and sorted.
+fn log_id_bounds(q: &mut Sql, lower: &Bound<Scalar>, upper: &Bound<Scalar>) {
+    let ms = |b: &Bound<Scalar>| match b {
+        Bound::Included(Scalar::Date(n)) | Bound::Excluded(Scalar::Date(n)) => Some(*n),
+        _ => None,
+    };
+    if let Some(p) = ms(lower).and_then(log_id_prefix) {
+        q.push(" AND l.log_id >= ").text(p);
+    }
+    if let Some(p) = ms(upper).and_then(|n| n.checked_add(1)).and_then(log_id_prefix) {
+        q.push(" AND l.log_id < ").text(p);
     }
 }
 

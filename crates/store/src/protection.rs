@@ -132,7 +132,7 @@ impl Store {
             d.int(tenant).push(" AND ip = ").text(ip);
             n += d.build().execute(&mut *tx).await?.rows_affected();
         }
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -162,7 +162,7 @@ impl Store {
         let mut u = Sql::new("UPDATE tenants SET settings = ");
         u.text(Value::Object(settings).to_string()).push(" WHERE id = ").int(tenant);
         u.build().execute(&mut *tx).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, &events).await?;
+        self.insert_logs_tx(&mut tx, tenant, &events).await?;
         tx.commit().await?;
         Ok(value)
     }

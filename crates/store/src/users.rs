@@ -97,7 +97,7 @@ impl Store {
         let _w = self.write_guard().await;
         let mut tx = self.write_tx().await?;
         let pk = insert_one(&mut tx, tenant, u, password_hash).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(pk)
     }
@@ -123,40 +123,30 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces a user's row and terms. `password_hash` None keeps the hash.
+    /// Replaces a user's row and terms. `before` is the user as the caller
+    /// read it, `u` as it is to be; `password_hash` None keeps the hash.
+    ///
+    /// The write lock is held for as few statements as possible (on SQLite
+    /// each is a round trip to the connection's thread, and every writer
+    /// waits for them): the stored terms are read before it, on a reader
+    /// connection, and the UPDATE only applies if the row is still `before`.
+    /// When it is not (another write came between, or `before` is stale),
+    /// the row and terms are read again inside the transaction and `u`
+    /// replaces whatever is there, as before this shortcut.
     pub async fn update_user(
         &self,
         tenant: i64,
         pk: i64,
+        before: &User,
         u: &User,
         password_hash: Option<&str>,
         events: &[LogEvent],
     ) -> Result<()> {
+        let read_terms = stored_terms(&self.pool, pk).await?;
+        let before_values = values(before)?;
+        let new_values = values(u)?;
         let _w = self.write_guard().await;
         let mut tx = self.write_tx().await?;
-        // Only the columns whose value changes are assigned: an assigned
-        // column rewrites the entries of every index it is part of, even
-        // with the same value (7 indexes for a PATCH of metadata otherwise).
-        let mut current = Sql::new("SELECT doc FROM users WHERE tenant_id = ");
-        current.int(tenant).push(" AND pk = ").int(pk);
-        let Some(row) = current.build().fetch_optional(&mut *tx).await? else {
-            return Err(StoreError::NotFound);
-        };
-        let before: Option<Vec<Arg>> =
-            serde_json::from_str::<User>(&get_str(&row, "doc")?).ok().map(|old| values(&old)).transpose()?;
-        let mut q = Sql::new("UPDATE users SET ");
-        let mut first = true;
-        for (i, (c, v)) in COLS.iter().zip(values(u)?).enumerate() {
-            let same = before.as_ref().is_some_and(|b| b[i] == v);
-            if same && *c != "doc" {
-                continue;
-            }
-            if !first {
-                q.push(", ");
-            }
-            first = false;
-            q.push(c).push(" = ").arg(v);
-        }
         if password_hash.is_some() {
             // Keep the password being replaced for the connection's history rule.
             let mut h = Sql::new("INSERT INTO password_history (tenant_id, user_id, password_hash, replaced_at) SELECT tenant_id, user_id, password_hash, ");
@@ -164,16 +154,26 @@ impl Store {
             h.push(" AND password_hash IS NOT NULL");
             h.build().execute(&mut *tx).await?;
         }
-        if let Some(h) = password_hash {
-            q.push(", password_hash = ").text(h);
-        }
-        q.push(" WHERE tenant_id = ").int(tenant).push(" AND pk = ").int(pk);
-        let done = q.build().execute(&mut *tx).await.map_err(|e| conflict_or(e, "The user already exists."))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        rewrite_terms(&mut tx, tenant, pk, u, self.dialect).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        let fresh = update_row(&mut tx, tenant, pk, &before_values, &new_values, password_hash, true).await?;
+        let old_terms = if fresh {
+            read_terms
+        } else {
+            tracing::debug!(pk, "user changed since it was read: updating from the stored row");
+            let mut current = Sql::new("SELECT doc FROM users WHERE tenant_id = ");
+            current.int(tenant).push(" AND pk = ").int(pk);
+            let Some(row) = current.build().fetch_optional(&mut *tx).await? else {
+                return Err(StoreError::NotFound);
+            };
+            let stored: Option<Vec<Arg>> =
+                serde_json::from_str::<User>(&get_str(&row, "doc")?).ok().map(|old| values(&old)).transpose()?;
+            let stored = stored.unwrap_or_default();
+            if !update_row(&mut tx, tenant, pk, &stored, &new_values, password_hash, false).await? {
+                return Err(StoreError::NotFound);
+            }
+            stored_terms(&mut *tx, pk).await?
+        };
+        rewrite_terms(&mut tx, tenant, pk, &old_terms, u, self.dialect).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -217,7 +217,7 @@ impl Store {
         let mut d = Sql::new("DELETE FROM users WHERE pk = ");
         d.int(pk);
         d.build().execute(&mut *tx).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -264,36 +264,99 @@ fn term_key(t: &Term) -> TermKey {
     (t.field.clone(), t.value.clone(), t.num.map(f64::to_bits))
 }
 
-/// Brings the stored terms of user `pk` in line with `u`, touching only the
-/// terms that changed: a PATCH of one metadata key rewrites two or three
-/// rows instead of all thirty (each row is four index entries).
-async fn rewrite_terms(tx: &mut Transaction<'_, Any>, tenant: i64, pk: i64, u: &User, dialect: Dialect) -> Result<()> {
-    let mut old: HashMap<TermKey, i64> = HashMap::new();
+/// The UPDATE of a user's row: only the columns whose value differs from
+/// `old` are assigned (an assigned column rewrites the entries of every index
+/// it is part of, even with the same value). With `only_if_old`, it applies
+/// only while the stored document is still `old`'s. True when a row changed.
+async fn update_row(
+    tx: &mut Transaction<'_, Any>,
+    tenant: i64,
+    pk: i64,
+    old: &[Arg],
+    new: &[Arg],
+    password_hash: Option<&str>,
+    only_if_old: bool,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE users SET ");
+    let mut first = true;
+    for (i, (c, v)) in COLS.iter().zip(new).enumerate() {
+        if old.get(i) == Some(v) && *c != "doc" {
+            continue;
+        }
+        if !first {
+            q.push(", ");
+        }
+        first = false;
+        q.push(c).push(" = ").arg(v.clone());
+    }
+    if let Some(h) = password_hash {
+        q.push(", password_hash = ").text(h);
+    }
+    q.push(" WHERE tenant_id = ").int(tenant).push(" AND pk = ").int(pk);
+    if only_if_old {
+        let doc_at = COLS.iter().position(|c| *c == "doc").unwrap_or(COLS.len() - 1);
+        q.push(" AND doc = ").arg(old[doc_at].clone());
+    }
+    let done = q.build().execute(&mut **tx).await.map_err(|e| conflict_or(e, "The user already exists."))?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The stored terms of user `pk`.
+async fn stored_terms<'e, E: sqlx::Executor<'e, Database = Any>>(ex: E, pk: i64) -> Result<Vec<Term>> {
     let mut q = Sql::new("SELECT field, value, num FROM user_terms WHERE user_pk = ");
     q.int(pk);
-    for row in q.build().fetch_all(&mut **tx).await? {
-        let t =
-            Term { field: get_str(&row, "field")?, value: get_opt_str(&row, "value")?, num: get_opt_f64(&row, "num")? };
-        *old.entry(term_key(&t)).or_default() += 1;
+    q.build()
+        .fetch_all(ex)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Term { field: get_str(row, "field")?, value: get_opt_str(row, "value")?, num: get_opt_f64(row, "num")? })
+        })
+        .collect()
+}
+
+/// Brings the stored terms of user `pk` (`stored`) in line with `u`,
+/// touching only the terms that changed: a PATCH of one metadata key
+/// rewrites two or three rows instead of all thirty (each row is four index
+/// entries), in one DELETE and one INSERT.
+async fn rewrite_terms(
+    tx: &mut Transaction<'_, Any>,
+    tenant: i64,
+    pk: i64,
+    stored: &[Term],
+    u: &User,
+    dialect: Dialect,
+) -> Result<()> {
+    let mut old: HashMap<TermKey, i64> = HashMap::new();
+    for t in stored {
+        *old.entry(term_key(t)).or_default() += 1;
     }
     let mut new: HashMap<TermKey, (i64, Term)> = HashMap::new();
     for t in user_terms(u) {
         new.entry(term_key(&t)).or_insert_with(|| (0, t)).0 += 1;
     }
     let same = |a: &str| match dialect {
-        Dialect::Sqlite => format!(" AND {a} IS "),
-        Dialect::Postgres => format!(" AND {a} IS NOT DISTINCT FROM "),
+        Dialect::Sqlite => format!("{a} IS "),
+        Dialect::Postgres => format!("{a} IS NOT DISTINCT FROM "),
     };
-    let mut add = Vec::new();
     // A key whose count changed is deleted whole and written again.
-    let changed = old.iter().filter(|(k, n)| new.get(*k).map(|(m, _)| m) != Some(n)).map(|(k, _)| k.clone());
-    for (field, value, num) in changed.collect::<Vec<_>>() {
+    let changed: Vec<&TermKey> =
+        old.iter().filter(|(k, n)| new.get(*k).map(|(m, _)| m) != Some(n)).map(|(k, _)| k).collect();
+    if !changed.is_empty() {
         let mut d = Sql::new("DELETE FROM user_terms WHERE user_pk = ");
-        d.int(pk).push(" AND field = ").text(field).push(&same("value"));
-        d.arg(value.map(Arg::Text).unwrap_or(Arg::NullText)).push(&same("num"));
-        d.arg(num.map(|b| Arg::F64(f64::from_bits(b))).unwrap_or(Arg::NullF64));
+        d.int(pk).push(" AND (");
+        for (i, (field, value, num)) in changed.into_iter().enumerate() {
+            if i > 0 {
+                d.push(" OR ");
+            }
+            d.push("(field = ").text(field.as_str()).push(" AND ").push(&same("value"));
+            d.arg(value.clone().map(Arg::Text).unwrap_or(Arg::NullText)).push(" AND ").push(&same("num"));
+            d.arg(num.map(|b| Arg::F64(f64::from_bits(b))).unwrap_or(Arg::NullF64)).push(")");
+        }
+        d.push(")");
         d.build().execute(&mut **tx).await?;
     }
+    let mut add = Vec::new();
     for (k, (n, t)) in new {
         if old.get(&k) != Some(&n) {
             add.extend(std::iter::repeat_n(t, n as usize));

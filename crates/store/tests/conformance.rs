@@ -255,10 +255,11 @@ async fn update_rewrites_terms_and_delete_removes_them() {
         let s = &b.store;
         let t = tenant(s, "u.example").await;
         seed(s, t).await;
-        let mut jane = s.get_user(t, "auth0|a1").await.unwrap().unwrap();
+        let read = s.get_user(t, "auth0|a1").await.unwrap().unwrap();
+        let mut jane = read.clone();
         jane.user.user_metadata = Some(json!({"theme": "light"}).as_object().unwrap().clone());
         jane.user.name = Some("Zed".into());
-        s.update_user(t, jane.pk, &jane.user, Some("newhash"), &[]).await.unwrap();
+        s.update_user(t, jane.pk, &read.user, &jane.user, Some("newhash"), &[]).await.unwrap();
         assert_eq!(emails(s, t, "user_metadata.theme:dark").await, set(&["bob@usa.gov"]), "{}", b.name);
         assert_eq!(emails(s, t, "name:zed").await, set(&["jane@example.com"]), "{}", b.name);
         assert_eq!(s.get_user(t, "auth0|a1").await.unwrap().unwrap().password_hash.as_deref(), Some("newhash"));
@@ -268,21 +269,50 @@ async fn update_rewrites_terms_and_delete_removes_them() {
             [(json!(["x", "x", "y"]), true, true), (json!(["x"]), true, false), (json!([]), false, false)]
         {
             let mut u = s.get_user(t, "auth0|a1").await.unwrap().unwrap();
+            let before = u.user.clone();
             u.user.user_metadata.as_mut().unwrap().insert("tags".into(), tags.clone());
-            s.update_user(t, u.pk, &u.user, None, &[]).await.unwrap();
+            s.update_user(t, u.pk, &before, &u.user, None, &[]).await.unwrap();
             let x = emails(s, t, "user_metadata.tags:x").await;
             let y = emails(s, t, "user_metadata.tags:y").await;
             assert_eq!((x.len() == 1, y.len() == 1), (want_x, want_y), "{}: tags {tags}", b.name);
             assert_eq!(emails(s, t, "user_metadata.theme:light").await, set(&["jane@example.com", "john@example.org"]));
         }
+        // A caller whose read is stale (another update came between) still
+        // leaves the terms of what it wrote, not a mix with the other update.
+        let stale = s.get_user(t, "auth0|a1").await.unwrap().unwrap();
+        let mut other = stale.clone();
+        other.user.user_metadata.as_mut().unwrap().insert("theme".into(), json!("blue"));
+        other.user.name = Some("Yan".into());
+        other.user.email = Some("jane2@example.com".into());
+        s.update_user(t, other.pk, &stale.user, &other.user, None, &[]).await.unwrap();
+        assert_eq!(emails(s, t, "user_metadata.theme:blue").await, set(&["jane2@example.com"]), "{}", b.name);
+        assert_eq!(emails(s, t, "name:yan").await, set(&["jane2@example.com"]), "{}", b.name);
+        let mut late = stale.clone();
+        late.user.user_metadata.as_mut().unwrap().insert("theme".into(), json!("green"));
+        s.update_user(t, late.pk, &stale.user, &late.user, None, &[]).await.unwrap();
+        assert!(emails(s, t, "user_metadata.theme:blue").await.is_empty(), "{}", b.name);
+        assert_eq!(emails(s, t, "user_metadata.theme:green").await, set(&["jane@example.com"]), "{}", b.name);
+        // The name column too: `late` has the name `stale` had, which the
+        // stored row no longer has.
+        assert_eq!(emails(s, t, "name:zed").await, set(&["jane@example.com"]), "{}", b.name);
+        assert!(emails(s, t, "name:yan").await.is_empty(), "{}", b.name);
+        let by_email = s.users_by_email(t, "jane@example.com").await.unwrap();
+        assert_eq!(by_email.len(), 1, "{}: the email column follows the document", b.name);
+        assert!(s.users_by_email(t, "jane2@example.com").await.unwrap().is_empty(), "{}", b.name);
+        let mut back = late.clone();
+        back.user.user_metadata.as_mut().unwrap().insert("theme".into(), json!("light"));
+        s.update_user(t, back.pk, &late.user, &back.user, None, &[]).await.unwrap();
         // Moving to an email another user holds is a conflict and changes nothing.
         let mut clash = jane.user.clone();
         clash.email = Some("ann@example.com".into());
-        assert!(matches!(s.update_user(t, jane.pk, &clash, None, &[]).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(s.update_user(t, jane.pk, &jane.user, &clash, None, &[]).await, Err(StoreError::Conflict(_))));
         assert_eq!(emails(s, t, "email:ann@example.com").await, set(&["ann@example.com"]));
         assert!(s.delete_user(t, "auth0|a1", &[]).await.unwrap());
         assert!(emails(s, t, "name:zed").await.is_empty(), "{}", b.name);
-        assert!(matches!(s.update_user(t, jane.pk, &jane.user, None, &[]).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            s.update_user(t, jane.pk, &jane.user, &jane.user, None, &[]).await,
+            Err(StoreError::NotFound)
+        ));
     }
     finish(bs).await;
 }

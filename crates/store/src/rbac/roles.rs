@@ -49,7 +49,7 @@ impl Store {
         q.int(tenant).push(", ").text(&role.id).push(", ").text(&role.name).push(", ");
         q.arg(role.description.clone().map(Arg::Text).unwrap_or(Arg::NullText)).push(", ").int(now_ms).push(")");
         q.build().execute(&mut *tx).await.map_err(|e| crate::conflict_or(e, "The role already exists."))?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -82,7 +82,7 @@ impl Store {
         if q.build().execute(&mut *tx).await?.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -107,7 +107,7 @@ impl Store {
             // Nothing to delete: roll back, record nothing.
             return Ok(false);
         }
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -187,7 +187,7 @@ impl Store {
             return Ok(false);
         }
         insert_permissions(&mut tx, "role_permissions", "role_id", tenant, role_id, perms, None).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -207,7 +207,7 @@ impl Store {
             return Ok(false);
         }
         delete_permissions(&mut tx, "role_permissions", "role_id", tenant, role_id, perms).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -276,7 +276,7 @@ impl Store {
         }
         let pairs: Vec<(&str, &str)> = user_ids.iter().map(|u| (u.as_str(), role_id)).collect();
         insert_user_roles(&mut tx, tenant, &pairs, now_ms).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }

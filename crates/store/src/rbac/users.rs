@@ -63,7 +63,7 @@ impl Store {
         }
         let pairs: Vec<(&str, &str)> = role_ids.iter().map(|r| (user_id, r.as_str())).collect();
         insert_user_roles(&mut tx, tenant, &pairs, now_ms).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }
@@ -89,7 +89,7 @@ impl Store {
             any_of(&mut d, "role_id", chunk);
             d.build().execute(&mut *tx).await?;
         }
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -110,7 +110,7 @@ impl Store {
             return Ok(false);
         }
         insert_permissions(&mut tx, "user_permissions", "user_id", tenant, user_id, perms, Some(now_ms)).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -130,7 +130,7 @@ impl Store {
             return Ok(false);
         }
         delete_permissions(&mut tx, "user_permissions", "user_id", tenant, user_id, perms).await?;
-        crate::logs::insert_logs_tx(&mut tx, tenant, events).await?;
+        self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
         Ok(true)
     }
