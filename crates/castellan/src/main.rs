@@ -202,6 +202,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
         tracing::info!(%addr, domain = %settings.domain, "castellan listening (http)");
         axum_server::bind(addr).handle(handle).serve(service).await.map_err(|e| e.to_string())?;
     }
+    // Every request has been answered: write the events still queued.
+    app.flush_events().await;
     app.store.close().await;
     tracing::info!("castellan stopped");
     Ok(())

@@ -127,6 +127,33 @@ async fn delivers_once_in_order_through_an_outage() {
 }
 
 #[tokio::test]
+async fn a_round_says_when_a_stream_has_more_than_it_sends() {
+    let s = TestServer::start().await;
+    let t = s.admin_token().await;
+    let (rx, url) = Receiver::start().await;
+    let r = s
+        .call(
+            "POST",
+            "/api/v2/log-streams",
+            Some(&t),
+            Some(json!({"name": "cap", "type": "http",
+            "sink": {"httpEndpoint": url, "httpContentType": "application/json", "httpContentFormat": "JSONLINES"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    make_events(&s, 25).await;
+    // One event a batch: a round sends 20 batches, then lets the worker
+    // know that more are waiting (it starts the next round at once).
+    let w = StreamWorker { batch: 1, ..worker("a") };
+    assert!(s.app.deliver_round(&w).await.unwrap(), "stopped at the cap");
+    assert_eq!(rx.events().len(), 20);
+    assert!(!s.app.deliver_round(&w).await.unwrap(), "drained");
+    // The stream's creation and the 25 token exchanges.
+    assert_eq!(rx.events().len(), 26);
+    assert!(!s.app.deliver_round(&w).await.unwrap());
+}
+
+#[tokio::test]
 async fn queue_survives_a_restart_and_filters_formats_pause_suspend() {
     let s = TestServer::start().await;
     let t = s.admin_token().await;

@@ -1,109 +1,143 @@
-//! Group commit of the log events that record no other change (token
-//! exchanges, failures, reads): each request still waits until its events are
-//! durable, but the events of concurrent requests share one write
-//! transaction. The first waiter to take the commit lock writes everything
-//! queued so far and marks each entry; the others find theirs marked when
-//! they get the lock. No long-lived task: it works in any runtime.
+//! The queue of log events that record no other change (token exchanges,
+//! failures, logins): a request queues its events and goes on; one writer
+//! task at a time writes everything queued so far in one transaction, then
+//! the next batch. Auth0's own logs are written after the request too.
+//!
+//! What keeps it honest:
+//! - reads of the logs (`flush`) first wait until every event queued before
+//!   them is written, so a caller sees its own events;
+//! - shutdown waits the same way, after the last request has been answered;
+//! - the queue is bounded: past `MAX_PENDING`, callers wait for the writer
+//!   instead of growing it;
+//! - a failed batch is retried with a growing pause, then dropped with an
+//!   error in the server log (a full disk must not hang every request).
+//!
+//! A process killed outright loses what is still queued: the events of the
+//! last few milliseconds of requests (see docs/compatibility.md). Events
+//! that record a change (a user created, updated, deleted…) are not queued:
+//! they commit in the change's own transaction.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
 
 use castellan_domain::log_event::LogEvent;
-use castellan_store::{Store, StoreError};
-use tokio::sync::{Mutex, Notify};
+use castellan_store::Store;
+use tokio::sync::Notify;
 
 /// The most events one transaction takes; the rest wait for the next one.
 const MAX_BATCH: usize = 1000;
-
-const QUEUED: u8 = 0;
-const WRITTEN: u8 = 1;
-const FAILED: u8 = 2;
+/// Queued events beyond which callers wait for the writer.
+const MAX_PENDING: u64 = 20_000;
+/// Attempts at writing one batch before it is dropped.
+const ATTEMPTS: u32 = 5;
 
 #[derive(Default)]
-pub(crate) struct GroupCommit {
-    queue: StdMutex<Vec<(i64, LogEvent, Arc<AtomicU8>)>>,
-    commit: Arc<Mutex<()>>,
-    /// Woken after every batch: waiters re-check their state.
-    done: Arc<Notify>,
+struct State {
+    pending: Vec<(i64, LogEvent)>,
+    /// Events ever queued (the sequence number of the newest).
+    queued: u64,
+    /// A writer task is running: it takes everything queued until it
+    /// finds the queue empty.
+    writing: bool,
 }
 
-impl GroupCommit {
-    pub(crate) async fn write(&self, store: &Store, tenant: i64, events: &[LogEvent]) -> Result<(), StoreError> {
+pub(crate) struct EventQueue {
+    store: Store,
+    state: StdMutex<State>,
+    /// Events ever written or given up, in queue order.
+    done: AtomicU64,
+    /// Woken after every batch.
+    progress: Notify,
+}
+
+impl EventQueue {
+    pub(crate) fn new(store: Store) -> Arc<Self> {
+        Arc::new(EventQueue { store, state: StdMutex::default(), done: AtomicU64::new(0), progress: Notify::new() })
+    }
+
+    /// Queues `events` of `tenant`; they are written within milliseconds.
+    /// Waits only when the queue is full.
+    pub(crate) async fn push(self: &Arc<Self>, tenant: i64, events: &[LogEvent]) {
         if events.is_empty() {
-            return Ok(());
+            return;
         }
-        let state = Arc::new(AtomicU8::new(QUEUED));
-        {
-            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            // One state for all of this call's events: they are queued
-            // together, and a batch takes them all.
-            for e in events {
-                q.push((tenant, e.clone(), state.clone()));
-            }
+        let (start, backlog) = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.pending.extend(events.iter().map(|e| (tenant, e.clone())));
+            s.queued += events.len() as u64;
+            let start = !s.writing;
+            s.writing = true;
+            (start, s.queued)
+        };
+        if start {
+            tokio::spawn(self.clone().drain());
         }
-        loop {
-            // Registered before looking, so a batch finishing in between
-            // still wakes us.
-            let woken = self.done.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
-            match state.load(Ordering::Acquire) {
-                WRITTEN => return Ok(()),
-                FAILED => return Err(StoreError::Corrupt("the log events could not be written".into())),
-                _ => {}
-            }
-            // One writer at a time; the others wait for its batch to end
-            // (theirs may be in it) instead of queueing for the lock.
-            let Ok(turn) = self.commit.clone().try_lock_owned() else {
-                woken.await;
-                continue;
-            };
-            let batch: Vec<_> = {
-                let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                // Whole calls only: a call's events are queued side by side.
-                let mut n = q.len().min(MAX_BATCH);
-                while n > 0 && n < q.len() && Arc::ptr_eq(&q[n - 1].2, &q[n].2) {
-                    n += 1;
-                }
-                q.drain(..n).collect()
-            };
-            if batch.is_empty() {
-                // Ours was taken by a batch that never finished (its task
-                // panicked): nothing will write it.
-                return Err(StoreError::Corrupt("the log events could not be written".into()));
-            }
-            // Written by a task of its own, which holds the turn until every
-            // entry is marked: a request that goes away mid-commit (its
-            // future dropped) neither loses the batch nor strands the others.
-            let store = store.clone();
-            let done = self.done.clone();
-            let task = tokio::spawn(async move {
-                // Dropped in reverse order, even if the write panics: the
-                // turn is released, then the waiters are woken.
-                let _wake = WakeOnDrop(done);
-                let _turn = turn;
-                let rows: Vec<(i64, &LogEvent)> = batch.iter().map(|(t, e, _)| (*t, e)).collect();
-                let outcome = store.insert_logs_grouped(&rows).await;
-                if let Err(e) = &outcome {
-                    tracing::error!(error = %e, events = batch.len(), "could not write log events");
-                }
-                let mark = if outcome.is_ok() { WRITTEN } else { FAILED };
-                for (_, _, s) in &batch {
-                    s.store(mark, Ordering::Release);
-                }
-            });
-            if task.await.is_err() {
-                return Err(StoreError::Corrupt("the log events could not be written".into()));
-            }
+        if backlog.saturating_sub(self.done.load(Ordering::Acquire)) > MAX_PENDING {
+            self.wait_for(backlog - MAX_PENDING).await;
         }
     }
-}
 
-/// Wakes every waiter when dropped.
-struct WakeOnDrop(Arc<Notify>);
+    /// Returns once every event queued before the call is written (or, after
+    /// repeated failures, given up).
+    pub(crate) async fn flush(&self) {
+        let target = self.state.lock().unwrap_or_else(|p| p.into_inner()).queued;
+        self.wait_for(target).await;
+    }
 
-impl Drop for WakeOnDrop {
-    fn drop(&mut self) {
-        self.0.notify_waiters();
+    async fn wait_for(&self, target: u64) {
+        loop {
+            // Registered before looking, so a batch ending in between still
+            // wakes us.
+            let woken = self.progress.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.done.load(Ordering::Acquire) >= target {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// The writer: batch after batch until the queue is empty.
+    async fn drain(self: Arc<Self>) {
+        loop {
+            let batch: Vec<(i64, LogEvent)> = {
+                let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                if s.pending.is_empty() {
+                    s.writing = false;
+                    return;
+                }
+                let n = s.pending.len().min(MAX_BATCH);
+                s.pending.drain(..n).collect()
+            };
+            let n = batch.len() as u64;
+            let batch = Arc::new(batch);
+            let mut pause = Duration::from_millis(50);
+            for attempt in 1..=ATTEMPTS {
+                // In a task of its own: a panic in the driver loses this
+                // batch, not the writer.
+                let (store, rows) = (self.store.clone(), batch.clone());
+                let written = tokio::spawn(async move {
+                    let refs: Vec<(i64, &LogEvent)> = rows.iter().map(|(t, e)| (*t, e)).collect();
+                    store.insert_logs_grouped(&refs).await.map_err(|e| e.to_string())
+                })
+                .await
+                .unwrap_or_else(|_| Err("the writer panicked".into()));
+                match written {
+                    Ok(()) => break,
+                    Err(e) if attempt < ATTEMPTS => {
+                        tracing::warn!(error = %e, events = n, attempt, "could not write log events; retrying");
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, events = n, "could not write log events; they are lost")
+                    }
+                }
+            }
+            self.done.fetch_add(n, Ordering::AcqRel);
+            self.progress.notify_waiters();
+        }
     }
 }

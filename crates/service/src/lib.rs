@@ -44,30 +44,39 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
     tenants: Arc<tenants::TenantCache>,
-    events: Arc<events::GroupCommit>,
+    events: Arc<events::EventQueue>,
     m2m: Arc<token::M2mCache>,
 }
 
 impl App {
     pub fn new(store: Store, clock: Arc<dyn Clock>, hasher: PasswordHasher) -> Self {
+        let events = events::EventQueue::new(store.clone());
         App {
             store,
             clock,
             hasher,
             tenants: Arc::new(tenants::TenantCache::default()),
-            events: Arc::new(events::GroupCommit::default()),
+            events,
             m2m: Arc::new(token::M2mCache::default()),
         }
     }
 
-    /// Writes events that record no other change; concurrent callers share
-    /// one transaction (see `events`). Returns once they are durable.
+    /// Queues events that record no other change (see `events`): they are
+    /// written within milliseconds, before any read of the logs through this
+    /// `App` and before shutdown completes. Waits only when the queue is full.
     pub async fn log_events(
         &self,
         tenant: i64,
         events: &[castellan_domain::log_event::LogEvent],
     ) -> Result<(), castellan_store::StoreError> {
-        self.events.write(&self.store, tenant, events).await
+        self.events.push(tenant, events).await;
+        Ok(())
+    }
+
+    /// Waits until every event queued so far is written: reads of the logs
+    /// call it first, and the server before it stops.
+    pub async fn flush_events(&self) {
+        self.events.flush().await;
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -47,6 +47,7 @@ fn parse_sort(s: Option<&str>) -> Result<LogSort, ServiceError> {
 
 impl App {
     pub async fn list_logs(&self, tenant: &Tenant, p: &ListLogs) -> Result<LogList, ServiceError> {
+        self.flush_events().await;
         // Checkpoint: only `from` and `take` count, as in Auth0.
         if p.from.is_some() || (p.take.is_some() && p.page.is_none() && p.per_page.is_none()) {
             let take = p.take.unwrap_or(50);
@@ -109,6 +110,7 @@ impl App {
     }
 
     pub async fn get_log(&self, tenant: &Tenant, id: &str) -> Result<Value, ServiceError> {
+        self.flush_events().await;
         Ok(self.store.get_log(tenant.id, id).await?.ok_or_else(log_not_found)?.to_json())
     }
 }

@@ -76,6 +76,9 @@ impl App {
         check(&doc)?;
         let out = Value::Object(doc);
         let event = self.sapi(tenant, caller, 200, Some(body), Some(&out));
+        // Events of requests answered before the stream exists are written
+        // before it, so it starts with the events after its creation.
+        self.flush_events().await;
         self.store.insert_log_stream(tenant.id, &id, &out, self.now_ms(), &[event]).await?;
         Ok(out)
     }
@@ -121,6 +124,8 @@ impl App {
         check(&doc)?;
         let out = Value::Object(doc);
         let event = self.sapi(tenant, caller, 200, Some(body), Some(&out));
+        // New filters apply to the events after the change (as above).
+        self.flush_events().await;
         self.store.put_doc(tenant.id, DocKind::LogStream, id, &out, &[event]).await.map_err(|e| match e {
             StoreError::NotFound => stream_not_found(),
             other => other.into(),
@@ -179,6 +184,9 @@ fn bodies(format: &str, batch: &[Queued]) -> Vec<Vec<u8>> {
     }
 }
 
+/// Batches one stream sends per round before the others get their turn.
+const ROUND_BATCHES: usize = 20;
+
 fn backoff_ms(attempts: i64) -> i64 {
     (1000_i64 << attempts.clamp(0, 9)).min(300_000)
 }
@@ -187,11 +195,18 @@ impl App {
     /// Runs until `stop` turns true.
     pub async fn run_stream_worker(&self, cfg: StreamWorker, mut stop: watch::Receiver<bool>) {
         loop {
-            if let Err(e) = self.deliver_round(&cfg).await {
-                tracing::warn!(error = %e, "log stream delivery round failed");
-            }
+            let backlog = match self.deliver_round(&cfg).await {
+                Ok(more) => more,
+                Err(e) => {
+                    tracing::warn!(error = %e, "log stream delivery round failed");
+                    false
+                }
+            };
+            // A stream stopped at the per-round cap has more waiting: the
+            // next round starts at once (the cap only keeps streams fair).
+            let pause = if backlog { Duration::ZERO } else { cfg.poll };
             tokio::select! {
-                _ = tokio::time::sleep(cfg.poll) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = stop.changed() => break,
             }
             if *stop.borrow() {
@@ -203,8 +218,12 @@ impl App {
         }
     }
 
-    /// One pass over every active stream. Public for tests.
-    pub async fn deliver_round(&self, cfg: &StreamWorker) -> Result<(), ServiceError> {
+    /// One pass over every active stream. True when a stream has more
+    /// events waiting than one round sends. Public for tests.
+    pub async fn deliver_round(&self, cfg: &StreamWorker) -> Result<bool, ServiceError> {
+        // Events queued before the round (see `events`) are in it.
+        self.flush_events().await;
+        let mut backlog = false;
         for s in self.store.all_log_streams().await? {
             if s.doc.get("status").and_then(Value::as_str) != Some("active") {
                 continue;
@@ -223,9 +242,9 @@ impl App {
             {
                 continue;
             }
-            self.deliver_stream(cfg, s.tenant_id, &s.id, &s.doc).await?;
+            backlog |= self.deliver_stream(cfg, s.tenant_id, &s.id, &s.doc).await?;
         }
-        Ok(())
+        Ok(backlog)
     }
 
     async fn suspend_stream(&self, tenant: i64, id: &str, mut doc: Value) -> Result<(), ServiceError> {
@@ -235,7 +254,14 @@ impl App {
         Ok(())
     }
 
-    async fn deliver_stream(&self, cfg: &StreamWorker, tenant: i64, id: &str, doc: &Value) -> Result<(), ServiceError> {
+    /// Sends up to `ROUND_BATCHES` batches; true when it stopped at that cap.
+    async fn deliver_stream(
+        &self,
+        cfg: &StreamWorker,
+        tenant: i64,
+        id: &str,
+        doc: &Value,
+    ) -> Result<bool, ServiceError> {
         let sink = doc.get("sink").cloned().unwrap_or(json!({}));
         let endpoint = sink.get("httpEndpoint").and_then(Value::as_str).unwrap_or("").to_string();
         let format = sink.get("httpContentFormat").and_then(Value::as_str).unwrap_or("JSONLINES").to_string();
@@ -254,10 +280,10 @@ impl App {
             }
         }
         // A bounded number of batches per round keeps streams fair.
-        for _ in 0..20 {
+        for _ in 0..ROUND_BATCHES {
             let batch = self.store.log_outbox_batch(tenant, id, self.now_ms(), cfg.batch).await?;
             if batch.is_empty() {
-                return Ok(());
+                return Ok(false);
             }
             let seqs: Vec<i64> = batch.iter().map(|q| q.seq).collect();
             let mut ok = true;
@@ -282,15 +308,17 @@ impl App {
                 let now = self.now_ms();
                 let attempts = batch.iter().map(|q| q.attempts).max().unwrap_or(0);
                 self.store.log_outbox_failed(tenant, id, &seqs, now + backoff_ms(attempts), now).await?;
-                return Ok(());
+                return Ok(false);
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Removes events older than each tenant's retention, in small batches
     /// so writers are never held up for long. Returns how many went.
     pub async fn apply_log_retention(&self) -> Result<u64, ServiceError> {
+        // The events queued so far are judged with the others.
+        self.flush_events().await;
         let mut removed = 0;
         for domain in self.store.list_tenant_domains().await? {
             let Some(t) = self.tenant_for_host(&domain).await? else { continue };
