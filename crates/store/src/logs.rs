@@ -11,7 +11,7 @@ use castellan_domain::clock::parse_iso_ms;
 use castellan_domain::log_event::{category, log_id_prefix, LogEvent};
 use castellan_query::{Cond, Filter, Scalar};
 use serde_json::Value;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use crate::docs::parse;
 use crate::sql::{Arg, Sql};
@@ -76,7 +76,7 @@ impl Store {
         let streams = self.tenant_streams(tx, tenant).await?;
         if streams.is_empty() {
             // No outbox entries to key on `seq`: one statement for many events.
-            for chunk in events.chunks(64) {
+            for chunk in events.chunks(16) {
                 let mut q = Sql::new(INSERT_LOG);
                 for (i, e) in chunk.iter().enumerate() {
                     if i > 0 {
@@ -191,6 +191,17 @@ impl Store {
             .transpose()
     }
 
+    /// SQLite's plan for the first page of `search_logs` (newest first), for
+    /// tests that pin which index serves a query.
+    pub async fn explain_log_search(&self, tenant: i64, filter: &Filter) -> Result<String> {
+        let mut q = Sql::new("EXPLAIN QUERY PLAN SELECT doc FROM logs l WHERE l.tenant_id = ");
+        q.int(tenant).push(" AND ");
+        self.log_condition(&mut q, filter)?;
+        q.push(" ORDER BY l.log_id DESC LIMIT 50");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().filter_map(|r| r.try_get::<String, _>("detail").ok()).collect::<Vec<_>>().join("\n"))
+    }
+
     /// A page of events matching `filter`, newest first unless ascending.
     pub async fn search_logs(
         &self,
@@ -236,13 +247,19 @@ impl Store {
     /// when `tenant` is None) and their undelivered outbox entries. Returns
     /// how many went; callers repeat until 0 so writers are never blocked long.
     pub async fn delete_logs_before(&self, tenant: i64, cutoff_ms: i64, batch: u64) -> Result<u64> {
+        // Every event before the cutoff has a log_id below its prefix.
+        let Some(below) = log_id_prefix(cutoff_ms) else { return Ok(0) };
+        let oldest = |q: &mut Sql| {
+            q.int(tenant).push(" AND log_id < ").text(below.as_str()).push(" AND date < ").int(cutoff_ms);
+            q.push(" ORDER BY log_id LIMIT ").int(batch as i64).push(")");
+        };
         let _w = self.write_guard().await;
         let mut tx = self.write_tx().await?;
         let mut o = Sql::new("DELETE FROM log_outbox WHERE log_seq IN (SELECT seq FROM logs WHERE tenant_id = ");
-        o.int(tenant).push(" AND date < ").int(cutoff_ms).push(" ORDER BY date LIMIT ").int(batch as i64).push(")");
+        oldest(&mut o);
         o.build().execute(&mut *tx).await?;
         let mut q = Sql::new("DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE tenant_id = ");
-        q.int(tenant).push(" AND date < ").int(cutoff_ms).push(" ORDER BY date LIMIT ").int(batch as i64).push(")");
+        oldest(&mut q);
         let n = q.build().execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
         Ok(n)
