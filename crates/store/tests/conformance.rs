@@ -195,6 +195,107 @@ async fn every_search_class() {
     finish(bs).await;
 }
 
+/// Concurrent updates of the same users, beside batches of queued events:
+/// some conflict, some are given up half-way (their request went away).
+/// Each update's row, terms and event commit together or not at all, stale
+/// reads (the optimistic path of update_user) never mix two updates, and
+/// nothing is left holding the writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_commit_whole_or_not_at_all() {
+    use castellan_domain::log_event::LogEvent;
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t = tenant(s, "g.example").await;
+        const USERS: usize = 12;
+        for i in 0..USERS {
+            s.insert_user(t, &user(&format!("g{i}"), &format!("u{i}@x.com"), "G", json!({})), None, &[]).await.unwrap();
+        }
+        let mut tasks = Vec::new();
+        for k in 0..90usize {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let i = k % USERS;
+                let read = s.get_user(t, &format!("auth0|g{i}")).await.unwrap().unwrap();
+                let mut u = read.user.clone();
+                let mut meta = serde_json::Map::new();
+                meta.insert("n".into(), json!(k));
+                u.user_metadata = Some(meta);
+                if k % 10 == 3 {
+                    // Another user's email: a conflict, rolled back alone.
+                    u.email = Some(format!("u{}@x.com", (i + 1) % USERS));
+                }
+                let mut e = LogEvent::new("sapi", 1_700_000_000_000 + k as i64);
+                e.description = Some(format!("update {k}"));
+                let update = s.update_user(t, read.pk, &read.user, &u, None, std::slice::from_ref(&e));
+                if k % 7 == 5 {
+                    // Given up at some await point, maybe inside its savepoint.
+                    let _ = tokio::time::timeout(std::time::Duration::from_micros(200), update).await;
+                    return (k, None);
+                }
+                let queued = LogEvent::new("seccft", 1_700_000_000_000 + k as i64);
+                let batch = [(t, &queued)];
+                let (r, q) = tokio::join!(update, s.insert_logs_grouped(&batch));
+                q.unwrap();
+                (k, Some(r))
+            }));
+        }
+        let mut ok = 0;
+        let mut given_up = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                (k, Some(Ok(()))) => {
+                    assert_ne!(k % 10, 3, "{}: update {k} should conflict", b.name);
+                    ok += 1;
+                }
+                (k, Some(Err(e))) => {
+                    assert_eq!(k % 10, 3, "{}: update {k}: {e}", b.name);
+                    assert!(matches!(e, StoreError::Conflict(_)), "{}: {e}", b.name);
+                }
+                (k, None) => given_up.push(k),
+            }
+        }
+        // A plain write afterwards neither waits for ever nor fails.
+        let late = user("late", "late@x.com", "L", json!({}));
+        tokio::time::timeout(std::time::Duration::from_secs(5), s.insert_user(t, &late, None, &[]))
+            .await
+            .expect("no write is left hanging")
+            .unwrap();
+        // Each user's terms are those of its document, its email unique.
+        for i in 0..USERS {
+            let stored = s.get_user(t, &format!("auth0|g{i}")).await.unwrap().unwrap().user;
+            let email = stored.email.clone().unwrap();
+            assert_eq!(email, format!("u{i}@x.com"), "{}", b.name);
+            if let Some(n) = stored.user_metadata.as_ref().and_then(|m| m.get("n")) {
+                assert_eq!(emails(s, t, &format!("user_metadata.n:{n}")).await, set(&[&email]), "{}", b.name);
+            }
+            assert_eq!(emails(s, t, &format!("email:\"{email}\"")).await, set(&[&email]), "{}", b.name);
+        }
+        let all = parse("_exists_:user_metadata.n", &UserSchema).unwrap();
+        let total = s.search_users(t, &all, None, 0, 100, true).await.unwrap().total.unwrap();
+        assert!(total <= USERS as u64, "{}: {total} users with a metadata term", b.name);
+        // The events of the updates that answered Ok, none of the conflicts';
+        // the abandoned ones may or may not have committed.
+        let kind = |k: &str| parse(&format!("type:{k}"), &LogSchema).unwrap();
+        let newest = castellan_store::LogSort { descending: true };
+        let sapi = s.search_logs(t, &kind("sapi"), newest, 0, 100, true).await.unwrap();
+        let (listed, n) = (sapi.0, sapi.1.unwrap() as usize);
+        assert!(
+            n >= ok && n <= ok + given_up.len(),
+            "{}: {n} sapi events, {ok} ok, {} given up",
+            b.name,
+            given_up.len()
+        );
+        for e in &listed {
+            let k: usize = e.description.as_deref().unwrap().trim_start_matches("update ").parse().unwrap();
+            assert_ne!(k % 10, 3, "{}: the event of conflicting update {k} was recorded", b.name);
+        }
+        let seccft = s.search_logs(t, &kind("seccft"), newest, 0, 1, true).await.unwrap().1.unwrap();
+        assert_eq!(seccft as usize, 90 - given_up.len(), "{}", b.name);
+    }
+    finish(bs).await;
+}
+
 #[tokio::test]
 async fn log_searches_use_indexes() {
     // SQLite only: the plans name the indexes migration 9 leaves.
