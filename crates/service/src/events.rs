@@ -1,7 +1,8 @@
 //! The queue of log events that record no other change (token exchanges,
 //! failures, logins): a request queues its events and goes on; one writer
-//! task at a time writes everything queued so far in one transaction, then
-//! the next batch. Auth0's own logs are written after the request too.
+//! task at a time lets them gather for `GATHER` (less when a reader waits),
+//! writes everything queued in one transaction, then the next batch.
+//! Auth0's own logs are written after the request too.
 //!
 //! What keeps it honest:
 //! - reads of the logs (`flush`) first wait until every event queued before
@@ -31,6 +32,11 @@ const MAX_BATCH: usize = 1000;
 const MAX_PENDING: u64 = 20_000;
 /// Attempts at writing one batch before it is dropped.
 const ATTEMPTS: u32 = 5;
+/// How long the writer lets events gather before each batch (unless a
+/// reader waits): each commit rewrites the last pages of the table and its
+/// indexes, so larger batches write fewer pages an event. Requests do not
+/// wait for it.
+const GATHER: Duration = Duration::from_millis(10);
 
 #[derive(Default)]
 struct State {
@@ -49,11 +55,19 @@ pub(crate) struct EventQueue {
     done: AtomicU64,
     /// Woken after every batch.
     progress: Notify,
+    /// A reader waits: the writer stops gathering.
+    urgent: Notify,
 }
 
 impl EventQueue {
     pub(crate) fn new(store: Store) -> Arc<Self> {
-        Arc::new(EventQueue { store, state: StdMutex::default(), done: AtomicU64::new(0), progress: Notify::new() })
+        Arc::new(EventQueue {
+            store,
+            state: StdMutex::default(),
+            done: AtomicU64::new(0),
+            progress: Notify::new(),
+            urgent: Notify::new(),
+        })
     }
 
     /// Queues `events` of `tenant`; they are written within milliseconds.
@@ -82,6 +96,9 @@ impl EventQueue {
     /// repeated failures, given up).
     pub(crate) async fn flush(&self) {
         let target = self.state.lock().unwrap_or_else(|p| p.into_inner()).queued;
+        if self.done.load(Ordering::Acquire) < target {
+            self.urgent.notify_one();
+        }
         self.wait_for(target).await;
     }
 
@@ -102,6 +119,10 @@ impl EventQueue {
     /// The writer: batch after batch until the queue is empty.
     async fn drain(self: Arc<Self>) {
         loop {
+            tokio::select! {
+                _ = tokio::time::sleep(GATHER) => {}
+                _ = self.urgent.notified() => {}
+            }
             let batch: Vec<(i64, LogEvent)> = {
                 let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 if s.pending.is_empty() {
