@@ -162,3 +162,59 @@ impl EventQueue {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    async fn store() -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "castellan_events_{}_{}",
+            std::process::id(),
+            castellan_domain::ids::random_token(8)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        (Store::connect(&Store::sqlite_url(&dir.join("e.db"))).await.unwrap(), dir)
+    }
+
+    fn event(i: i64) -> LogEvent {
+        let mut e = LogEvent::new("seccft", 1_700_000_000_000 + i);
+        e.description = Some(format!("event {i}"));
+        e
+    }
+
+    #[tokio::test]
+    async fn flush_waits_for_every_event_queued_before_it() {
+        let (s, dir) = store().await;
+        let t = s.create_tenant("q.example", "00", 0).await.unwrap().id;
+        let q = EventQueue::new(s.clone());
+        for i in 0..250 {
+            q.push(t, &[event(i)]).await;
+        }
+        q.flush().await;
+        let (_, total) = s
+            .search_logs(t, &castellan_query::Filter::All, castellan_store::LogSort { descending: true }, 0, 1, true)
+            .await
+            .unwrap();
+        assert_eq!(total, Some(250));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_cannot_be_written_is_dropped_after_retries_not_waited_for_for_ever() {
+        let (s, dir) = store().await;
+        let t = s.create_tenant("q.example", "00", 0).await.unwrap().id;
+        let q = EventQueue::new(s.clone());
+        // Every write now fails (the pool is closed).
+        s.close().await;
+        q.push(t, &[event(1)]).await;
+        let started = std::time::Instant::now();
+        tokio::time::timeout(Duration::from_secs(10), q.flush()).await.expect("flush gives up with the batch");
+        // Five attempts with pauses of 50, 100, 200 and 400 ms between them.
+        assert!(started.elapsed() >= Duration::from_millis(700), "{:?}", started.elapsed());
+        assert_eq!(q.done.load(Ordering::Acquire), 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
