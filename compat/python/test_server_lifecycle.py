@@ -384,7 +384,9 @@ def dict_sans(peercert):
 
 
 def test_restart_keeps_everything_and_bootstraps_nothing(servers, tmp_path, backend):
-    srv = default_server(servers, tmp_path, backend).start()
+    # Queued log events wait 3 s for the writer (10 ms by default), so the
+    # last tokens' events are still queued when SIGTERM comes.
+    srv = default_server(servers, tmp_path, backend, env=clean_env(CASTELLAN_EVENT_GATHER_MS="3000")).start()
     (cid, secret), = printed_credentials(srv.stdout())
     session = srv.session()  # an idle keep-alive connection stays open across SIGTERM
     token = srv.token(cid, secret, session=session)
@@ -399,6 +401,10 @@ def test_restart_keeps_everything_and_bootstraps_nothing(servers, tmp_path, back
                  json={"client_id": app["client_id"], "audience": f"https://{srv.host}/api/v2/", "scope": ["read:users"]})
     assert r.status_code == 201, r.text
     assert srv.call("GET", "/healthz", session=session).status_code == 200
+    # Token events are written after the response: the ones answered right
+    # before SIGTERM (still queued here) must be written by the graceful stop.
+    for _ in range(20):
+        srv.token(cid, secret)
 
     started = time.monotonic()
     status = srv.stop(timeout=8)
@@ -412,6 +418,10 @@ def test_restart_keeps_everything_and_bootstraps_nothing(servers, tmp_path, back
     assert printed_credentials(second) == [], f"credentials printed again:\n{second}"
     assert "client_secret" not in second and "created tenant" not in second, second
     assert srv.kids() == kids, "the JWKS changed across the restart"
+    # Every token exchange before the stop left its event (1 + 20).
+    r = srv.call("GET", "/api/v2/logs?q=type:seccft&include_totals=true&per_page=1", token=token)
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 21, r.json()
     # The token issued before the restart is still valid ...
     r = srv.get_user(token, user["user_id"])
     assert r.status_code == 200, r.text

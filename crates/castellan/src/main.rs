@@ -210,10 +210,15 @@ async fn serve(settings: Settings) -> Result<(), String> {
 }
 
 /// Log-stream delivery and log retention, until shutdown. Intervals can be
-/// shortened for tests: CASTELLAN_STREAM_POLL_MS, CASTELLAN_STREAM_SUSPEND_AFTER_SECS,
-/// CASTELLAN_LOG_RETENTION_INTERVAL_SECS.
+/// changed for tests: CASTELLAN_STREAM_POLL_MS, CASTELLAN_STREAM_SUSPEND_AFTER_SECS,
+/// CASTELLAN_LOG_RETENTION_INTERVAL_SECS, and CASTELLAN_EVENT_GATHER_MS (how
+/// long queued log events wait for the writer, 10 ms; a test lengthens it to
+/// check that a graceful stop writes them).
 fn spawn_background(app: &App, stop: tokio::sync::watch::Receiver<bool>) {
     let env_u64 = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    if let Some(ms) = env_u64("CASTELLAN_EVENT_GATHER_MS") {
+        app.set_event_gather(Duration::from_millis(ms.min(60_000)));
+    }
     let mut worker = castellan_service::streams::StreamWorker::default();
     if let Some(ms) = env_u64("CASTELLAN_STREAM_POLL_MS") {
         worker.poll = Duration::from_millis(ms.max(10));

@@ -1,6 +1,6 @@
 //! The queue of log events that record no other change (token exchanges,
 //! failures, logins): a request queues its events and goes on; one writer
-//! task at a time lets them gather for `GATHER` (less when a reader waits),
+//! task at a time lets them gather for 10 ms (less when a reader waits),
 //! writes everything queued in one transaction, then the next batch.
 //! Auth0's own logs are written after the request too.
 //!
@@ -35,8 +35,8 @@ const ATTEMPTS: u32 = 5;
 /// How long the writer lets events gather before each batch (unless a
 /// reader waits): each commit rewrites the last pages of the table and its
 /// indexes, so larger batches write fewer pages an event. Requests do not
-/// wait for it.
-const GATHER: Duration = Duration::from_millis(10);
+/// wait for it. Tests lengthen it (`set_gather`).
+const GATHER_MS: u64 = 10;
 
 #[derive(Default)]
 struct State {
@@ -57,6 +57,7 @@ pub(crate) struct EventQueue {
     progress: Notify,
     /// A reader waits: the writer stops gathering.
     urgent: Notify,
+    gather_ms: AtomicU64,
 }
 
 impl EventQueue {
@@ -67,7 +68,12 @@ impl EventQueue {
             done: AtomicU64::new(0),
             progress: Notify::new(),
             urgent: Notify::new(),
+            gather_ms: AtomicU64::new(GATHER_MS),
         })
+    }
+
+    pub(crate) fn set_gather(&self, gather: Duration) {
+        self.gather_ms.store(gather.as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Queues `events` of `tenant`; they are written within milliseconds.
@@ -120,7 +126,7 @@ impl EventQueue {
     async fn drain(self: Arc<Self>) {
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(GATHER) => {}
+                _ = tokio::time::sleep(Duration::from_millis(self.gather_ms.load(Ordering::Relaxed))) => {}
                 _ = self.urgent.notified() => {}
             }
             let batch: Vec<(i64, LogEvent)> = {

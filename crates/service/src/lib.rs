@@ -73,6 +73,12 @@ impl App {
         Ok(())
     }
 
+    /// How long queued events gather before the writer takes them (10 ms);
+    /// tests lengthen it to hold events in the queue.
+    pub fn set_event_gather(&self, gather: std::time::Duration) {
+        self.events.set_gather(gather);
+    }
+
     /// Waits until every event queued so far is written: reads of the logs
     /// call it first, and the server before it stops.
     pub async fn flush_events(&self) {
