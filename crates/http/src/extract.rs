@@ -97,6 +97,11 @@ where
             if let Some(cid) = &principal.client_id {
                 principal.client_name = app.client_name(&tenant, cid).await;
             }
+            // Their events commit with the change; the queued events of
+            // earlier requests (the caller's token exchange, failed calls)
+            // are written first, so events are written in the order they
+            // happened, as streams deliver them (a no-op when none wait).
+            app.flush_events().await;
         }
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {
             if let Ok(mut s) = slot.0.lock() {

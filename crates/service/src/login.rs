@@ -262,6 +262,8 @@ impl App {
                 .await
                 .map_err(|_| OAuthError::internal())?;
         }
+        // Queued events that happened before (a failed attempt) first.
+        self.flush_events().await;
         self.store
             .update_user(tenant.id, stored.pk, &before, &u, None, &[e])
             .await

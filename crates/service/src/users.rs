@@ -111,6 +111,8 @@ impl App {
         signup.connection_id = Some(conn.id.clone());
         signup.details = Some(serde_json::json!({"body": castellan_domain::log_event::redact(body)}));
         events.push(signup);
+        // Queued events that happened before (see Mgmt's extractor) first.
+        self.flush_events().await;
         match self.store.insert_user(tenant.id, &user, Some(&hash), &events).await {
             Ok(_) => Ok(out),
             Err(StoreError::Conflict(_)) => Err(conflict()),
