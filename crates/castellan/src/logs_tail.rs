@@ -173,10 +173,8 @@ const OVERLAP_MS: i64 = 5000;
 fn look_back(log_id: &str) -> String {
     let stamp = log_id.get(3..20).unwrap_or("");
     match chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S%3f") {
-        Ok(t) => {
-            let earlier = t - chrono::Duration::milliseconds(OVERLAP_MS);
-            format!("900{}", earlier.format("%Y%m%d%H%M%S%3f"))
-        }
+        Ok(t) => castellan_domain::log_event::log_id_prefix(t.and_utc().timestamp_millis() - OVERLAP_MS)
+            .unwrap_or_else(|| log_id.to_string()),
         Err(_) => log_id.to_string(),
     }
 }

@@ -212,15 +212,31 @@ impl Store {
     /// Runs one write statement and records `events` in the same
     /// transaction. Returns the rows affected.
     pub(crate) async fn exec_logged(&self, tenant: i64, q: &Sql, events: &[LogEvent], conflict: &str) -> Result<u64> {
+        self.exec_all_logged(tenant, &[q], events, conflict).await
+    }
+
+    /// Runs write statements in order and records `events`, all in one
+    /// transaction. Returns the rows the first statement affected.
+    pub(crate) async fn exec_all_logged(
+        &self,
+        tenant: i64,
+        statements: &[&Sql],
+        events: &[LogEvent],
+        conflict: &str,
+    ) -> Result<u64> {
         let _w = self.write_guard().await;
         // Before the write too: its own events see what it writes.
         self.config_changed();
         let out = async {
             let mut tx = self.write_tx().await?;
-            let n = q.build().execute(&mut *tx).await.map_err(|e| conflict_or(e, conflict))?.rows_affected();
+            let mut first = None;
+            for q in statements {
+                let n = q.build().execute(&mut *tx).await.map_err(|e| conflict_or(e, conflict))?.rows_affected();
+                first.get_or_insert(n);
+            }
             self.insert_logs_tx(&mut tx, tenant, events).await?;
             tx.commit().await?;
-            Ok(n)
+            Ok(first.unwrap_or(0))
         }
         .await;
         // Also after a failure, and while the write lock is held: a cache

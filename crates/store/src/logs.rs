@@ -194,10 +194,7 @@ impl Store {
     /// SQLite's plan for the first page of `search_logs` (newest first), for
     /// tests that pin which index serves a query.
     pub async fn explain_log_search(&self, tenant: i64, filter: &Filter) -> Result<String> {
-        let mut q = Sql::new("EXPLAIN QUERY PLAN SELECT doc FROM logs l WHERE l.tenant_id = ");
-        q.int(tenant).push(" AND ");
-        self.log_condition(&mut q, filter)?;
-        q.push(" ORDER BY l.log_id DESC LIMIT 50");
+        let q = self.log_page_sql("EXPLAIN QUERY PLAN ", tenant, filter, LogSort { descending: true }, 0, 50)?;
         let rows = q.build().fetch_all(&self.pool).await?;
         Ok(rows.iter().filter_map(|r| r.try_get::<String, _>("detail").ok()).collect::<Vec<_>>().join("\n"))
     }
@@ -212,11 +209,7 @@ impl Store {
         limit: u64,
         with_total: bool,
     ) -> Result<(Vec<LogEvent>, Option<u64>)> {
-        let mut q = Sql::new("SELECT doc FROM logs l WHERE l.tenant_id = ");
-        q.int(tenant).push(" AND ");
-        self.log_condition(&mut q, filter)?;
-        q.push(if sort.descending { " ORDER BY l.log_id DESC" } else { " ORDER BY l.log_id ASC" });
-        q.push(" LIMIT ").int(limit as i64).push(" OFFSET ").int(offset.min(i64::MAX as u64) as i64);
+        let q = self.log_page_sql("", tenant, filter, sort, offset, limit)?;
         let rows = q.build().fetch_all(&self.pool).await?;
         let events = rows
             .iter()
@@ -263,6 +256,24 @@ impl Store {
         let n = q.build().execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
         Ok(n)
+    }
+
+    /// `prefix` (e.g. EXPLAIN) and the SELECT of a page of `search_logs`.
+    fn log_page_sql(
+        &self,
+        prefix: &str,
+        tenant: i64,
+        filter: &Filter,
+        sort: LogSort,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Sql> {
+        let mut q = Sql::new(prefix);
+        q.push("SELECT doc FROM logs l WHERE l.tenant_id = ").int(tenant).push(" AND ");
+        self.log_condition(&mut q, filter)?;
+        q.push(if sort.descending { " ORDER BY l.log_id DESC" } else { " ORDER BY l.log_id ASC" });
+        q.push(" LIMIT ").int(limit as i64).push(" OFFSET ").int(offset.min(i64::MAX as u64) as i64);
+        Ok(q)
     }
 
     fn log_condition(&self, q: &mut Sql, f: &Filter) -> Result<()> {

@@ -45,24 +45,11 @@ impl Store {
 
     /// Deletes a stream and its queue. False when it did not exist.
     pub async fn delete_log_stream(&self, tenant: i64, id: &str, events: &[LogEvent]) -> Result<bool> {
-        let _w = self.write_guard().await;
-        self.config_changed();
-        let out = async {
-            let mut tx = self.write_tx().await?;
-            let mut q = Sql::new("DELETE FROM log_streams WHERE tenant_id = ");
-            q.int(tenant).push(" AND id = ").text(id);
-            let gone = q.build().execute(&mut *tx).await?.rows_affected() > 0;
-            let mut o = Sql::new("DELETE FROM log_outbox WHERE tenant_id = ");
-            o.int(tenant).push(" AND stream_id = ").text(id);
-            o.build().execute(&mut *tx).await?;
-            self.insert_logs_tx(&mut tx, tenant, events).await?;
-            tx.commit().await?;
-            Ok(gone)
-        }
-        .await;
-        // The cached list of the tenant's streams (see `exec_logged`).
-        self.config_changed();
-        out
+        let mut q = Sql::new("DELETE FROM log_streams WHERE tenant_id = ");
+        q.int(tenant).push(" AND id = ").text(id);
+        let mut o = Sql::new("DELETE FROM log_outbox WHERE tenant_id = ");
+        o.int(tenant).push(" AND stream_id = ").text(id);
+        Ok(self.exec_all_logged(tenant, &[&q, &o], events, "conflict").await? > 0)
     }
 
     /// Every stream of every tenant (the worker filters by status).
