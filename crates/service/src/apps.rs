@@ -304,9 +304,9 @@ impl App {
 impl App {
     /// A client's name, for events (None when it is unknown).
     pub async fn client_name(&self, tenant: &Tenant, client_id: &str) -> Option<String> {
-        match self.store.get_doc(tenant.id, DocKind::Client, client_id).await {
-            Ok(Some(doc)) => doc.get("name").and_then(Value::as_str).map(str::to_string),
-            _ => None,
-        }
+        // From the token endpoint's cache: every Management API write names
+        // its caller, and the caller is nearly always the same application.
+        let cfg = self.m2m_config(tenant.id, client_id, None).await.ok()?;
+        cfg.client_name()
     }
 }

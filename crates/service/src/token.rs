@@ -63,6 +63,12 @@ pub(crate) struct M2mConfig {
     grant: Option<ClientGrant>,
 }
 
+impl M2mConfig {
+    pub(crate) fn client_name(&self) -> Option<String> {
+        self.client.as_ref().map(|(c, _)| c.name.clone())
+    }
+}
+
 type M2mKey = (i64, String, Option<String>);
 /// When it was read, the configuration generation it was read at, the data.
 type M2mEntry = (Instant, u64, Arc<M2mConfig>);
@@ -251,7 +257,7 @@ impl App {
     /// while no configuration change was committed in this process since it
     /// was read (`Store::config_generation`), and for at most
     /// `M2M_CACHE_TTL` (changes made by other instances).
-    async fn m2m_config(
+    pub(crate) async fn m2m_config(
         &self,
         tenant: i64,
         client_id: &str,

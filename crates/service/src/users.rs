@@ -173,9 +173,13 @@ impl App {
         let before = stored.user.clone();
         let mut u = stored.user;
         let now = format_ms(self.now_ms());
+        // The connection's settings matter only to a new username or
+        // password (most updates touch metadata: no read for them).
         let conn = match u.connection() {
-            Some(name) => self.store.connection_by_name(tenant.id, name).await?,
-            None => None,
+            Some(name) if !patch.username.is_keep() || patch.password.is_some() => {
+                self.store.connection_by_name(tenant.id, name).await?
+            }
+            _ => None,
         };
         let apply = |slot: &mut Option<String>, c: &Change<String>| match c {
             Change::Keep => {}

@@ -21,6 +21,7 @@ mod sql;
 mod streams;
 mod terms;
 mod users;
+mod write;
 
 use std::sync::Arc;
 
@@ -147,9 +148,11 @@ impl Store {
         schema::migrate(&store).await?;
         if dialect == Dialect::Sqlite {
             let mut conn = sqlx::AnyConnection::connect(url).await?;
-            // How long a RESTART checkpoint waits for readers (holding the
-            // write lock) before it gives up until the next round.
-            conn.execute("PRAGMA busy_timeout=20").await?;
+            // A checkpoint never sleeps in SQLite's busy handler (whose
+            // naps are 1–25 ms while the write lock is held): a RESTART
+            // that meets readers says so at once, and `checkpoint_wal`
+            // tries again a millisecond later.
+            conn.execute("PRAGMA busy_timeout=0").await?;
             tokio::spawn(checkpoint_wal(
                 conn,
                 store.pool.clone(),
@@ -213,6 +216,9 @@ impl Store {
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 /// WAL frames (4 KiB pages) past which it is started over.
 const RESTART_FRAMES: i64 = 16384;
+/// Tries, a millisecond apart, of a RESTART that finds readers on the WAL
+/// before it gives up until the next round.
+const RESTART_TRIES: u32 = 8;
 
 /// Copies the WAL's committed pages into the database file, every
 /// `CHECKPOINT_EVERY` while the store is open (`alive` is one of its `Arc`s),
@@ -225,8 +231,8 @@ const RESTART_FRAMES: i64 = 16384;
 /// over only when a write begins with the WAL fully copied and no reader on
 /// it, which concurrent readers can put off for ever; so when the WAL has
 /// grown past `RESTART_FRAMES`, a RESTART checkpoint runs holding the write
-/// lock and waits (briefly: the connection's busy timeout) for the readers
-/// to move off it. Its pages are already copied: it costs writers the wait.
+/// lock and waits (a few tries a millisecond apart) for the readers to move
+/// off it. Its pages are already copied: it costs writers the wait.
 async fn checkpoint_wal(
     mut conn: sqlx::AnyConnection,
     pool: AnyPool,
@@ -245,6 +251,15 @@ async fn checkpoint_wal(
             }
         }
     }
+    let db_file: Option<std::path::PathBuf> = match sqlx::query("PRAGMA database_list").fetch_all(&mut conn).await {
+        Ok(rows) => rows
+            .iter()
+            .filter(|r| r.try_get::<String, _>("name").is_ok_and(|n| n == "main"))
+            .filter_map(|r| r.try_get::<String, _>("file").ok())
+            .find(|f| !f.is_empty())
+            .map(Into::into),
+        Err(_) => None,
+    };
     while alive.strong_count() > 0 && !pool.is_closed() {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
         let Some((mut log, mut done)) = checkpoint(&mut conn, "PASSIVE").await else { continue };
@@ -261,18 +276,42 @@ async fn checkpoint_wal(
                 break;
             }
         }
+        // A checkpoint that copies every frame ends with an fsync of the
+        // database file, which flushes every page the unlocked rounds
+        // copied (they seldom finish, so they seldom sync): tens of
+        // milliseconds. Flush them here, outside the lock (fsync covers
+        // the file, whichever descriptor wrote it); the locked round then
+        // syncs only its own few pages.
+        if let Some(f) = db_file.clone() {
+            let synced = tokio::task::spawn_blocking(move || std::fs::File::open(f)?.sync_data()).await;
+            if let Ok(Err(e)) = synced {
+                tracing::warn!(error = %e, "could not sync the database file before a checkpoint");
+            }
+        }
         let t = std::time::Instant::now();
         let _w = match &write_lock {
             Some(l) => Some(l.lock().await),
             None => None,
         };
+        let waited = t.elapsed();
         let mode = if log >= RESTART_FRAMES { "RESTART" } else { "PASSIVE" };
-        let outcome = checkpoint(&mut conn, mode).await;
+        let mut outcome = checkpoint(&mut conn, mode).await;
+        let mut tries = 1;
+        // Readers that began before the last pages were copied still read
+        // the WAL, and a RESTART waits for them; readers beginning now read
+        // the database file, so they are done within a millisecond or two.
+        while outcome.is_none() && mode == "RESTART" && tries < RESTART_TRIES {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            outcome = checkpoint(&mut conn, mode).await;
+            tries += 1;
+        }
         tracing::debug!(
             log,
             done,
             mode,
             ?outcome,
+            tries,
+            lock_wait_us = waited.as_micros() as u64,
             us = t.elapsed().as_micros() as u64,
             "WAL checkpoint under the write lock"
         );

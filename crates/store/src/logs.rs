@@ -3,6 +3,7 @@
 //! log stream whose filters take it. Search compiles a parsed query over the
 //! indexed columns; checkpoint paging reads events after a log_id.
 
+use std::borrow::Borrow;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,10 +12,10 @@ use castellan_domain::clock::parse_iso_ms;
 use castellan_domain::log_event::{category, log_id_prefix, LogEvent};
 use castellan_query::{Cond, Filter, Scalar};
 use serde_json::Value;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use crate::docs::parse;
-use crate::sql::{Arg, Sql};
+use crate::sql::{Arg, Script, Sql};
 use crate::{get_i64, get_str, Dialect, Result, Store, StoreError};
 
 /// Columns of the logs table that search can use, by query field.
@@ -64,11 +65,28 @@ pub fn set_record_events(on: bool) {
 impl Store {
     /// Writes `events` inside `tx`, each also queued in the outbox of every
     /// stream of the tenant whose filters take it.
-    pub(crate) async fn insert_logs_tx(
+    pub(crate) async fn insert_logs_tx<E: Borrow<LogEvent>>(
         &self,
         tx: &mut Transaction<'_, Any>,
         tenant: i64,
-        events: &[LogEvent],
+        events: &[E],
+    ) -> Result<()> {
+        let mut script = Script::new(self.dialect);
+        self.log_statements(tx, &mut script, tenant, events).await?;
+        if !script.is_empty() {
+            script.run(tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds to `script` the statements that write `events` (see
+    /// `insert_logs_tx`), for a caller that runs them with its own.
+    pub(crate) async fn log_statements<E: Borrow<LogEvent>>(
+        &self,
+        tx: &mut AnyConnection,
+        script: &mut Script,
+        tenant: i64,
+        events: &[E],
     ) -> Result<()> {
         if events.is_empty() || !RECORD_EVENTS.load(Ordering::Relaxed) {
             return Ok(());
@@ -77,27 +95,30 @@ impl Store {
         if streams.is_empty() {
             // No outbox entries to key on `seq`: one statement for many events.
             for chunk in events.chunks(16) {
-                let mut q = Sql::new(INSERT_LOG);
+                let q = script.statement(INSERT_LOG);
                 for (i, e) in chunk.iter().enumerate() {
                     if i > 0 {
                         q.push(", ");
                     }
-                    log_values(&mut q, tenant, e)?;
+                    log_values(q, tenant, e.borrow())?;
                 }
-                q.build().execute(&mut **tx).await?;
             }
             return Ok(());
         }
+        // The seq the event just inserted got: on SQLite the write
+        // transaction holds the database's only write lock, so it is the
+        // largest; on PostgreSQL, this session's last value of the sequence.
+        let seq = match self.dialect {
+            Dialect::Sqlite => "(SELECT max(seq) FROM logs)",
+            Dialect::Postgres => "currval(pg_get_serial_sequence('logs', 'seq'))",
+        };
         for e in events {
-            let mut q = Sql::new(INSERT_LOG);
-            log_values(&mut q, tenant, e)?;
-            q.push(" RETURNING seq");
-            let seq = get_i64(&q.build().fetch_one(&mut **tx).await?, "seq")?;
+            let e = e.borrow();
+            log_values(script.statement(INSERT_LOG), tenant, e)?;
             for (id, sdoc) in streams.iter() {
                 if stream_takes(sdoc, &e.kind) {
-                    let mut o = Sql::new("INSERT INTO log_outbox (tenant_id, stream_id, log_seq) VALUES (");
-                    o.int(tenant).push(", ").text(id.as_str()).push(", ").int(seq).push(")");
-                    o.build().execute(&mut **tx).await?;
+                    let o = script.statement("INSERT INTO log_outbox (tenant_id, stream_id, log_seq) VALUES (");
+                    o.int(tenant).push(", ").text(id.as_str()).push(", ").push(seq).push(")");
                 }
             }
         }
@@ -110,7 +131,7 @@ impl Store {
     /// kept until the next configuration change (every write to log_streams
     /// counts as one, committed or not); on PostgreSQL other instances may
     /// add streams, so it is read each time.
-    async fn tenant_streams(&self, tx: &mut Transaction<'_, Any>, tenant: i64) -> Result<Arc<Vec<(String, Value)>>> {
+    async fn tenant_streams(&self, tx: &mut AnyConnection, tenant: i64) -> Result<Arc<Vec<(String, Value)>>> {
         let generation = self.config_generation();
         if self.dialect == Dialect::Sqlite {
             let cache = self.streams.lock().unwrap_or_else(|p| p.into_inner());
@@ -123,7 +144,7 @@ impl Store {
         let mut s = Sql::new("SELECT id, doc FROM log_streams WHERE tenant_id = ");
         s.int(tenant);
         let mut list = Vec::new();
-        for row in s.build().fetch_all(&mut **tx).await? {
+        for row in s.build().fetch_all(&mut *tx).await? {
             list.push((get_str(&row, "id")?, parse(&get_str(&row, "doc")?)?));
         }
         let list = Arc::new(list);
@@ -168,16 +189,17 @@ impl Store {
     /// commit of events that record no other change).
     pub async fn insert_logs_grouped(&self, events: &[(i64, &LogEvent)]) -> Result<()> {
         let _w = self.write_guard().await;
-        let mut tx = self.write_tx().await?;
+        let mut w = self.write().await?;
+        let mut script = Script::new(self.dialect);
         let mut i = 0;
         while i < events.len() {
             let tenant = events[i].0;
-            let run: Vec<LogEvent> =
-                events[i..].iter().take_while(|(t, _)| *t == tenant).map(|(_, e)| (*e).clone()).collect();
+            let run: Vec<&LogEvent> = events[i..].iter().take_while(|(t, _)| *t == tenant).map(|(_, e)| *e).collect();
             i += run.len();
-            self.insert_logs_tx(&mut tx, tenant, &run).await?;
+            self.log_statements(w.reader()?, &mut script, tenant, &run).await?;
         }
-        tx.commit().await?;
+        // BEGIN, the events and COMMIT: one call on SQLite.
+        w.commit_with(&script).await?;
         Ok(())
     }
 

@@ -42,22 +42,129 @@ impl Sql {
         self.arg(Arg::I64(n))
     }
     pub fn build(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        let mut q = sqlx::query(&self.text);
-        for a in &self.args {
-            q = match a {
-                Arg::I64(n) => q.bind(*n),
-                Arg::F64(f) => q.bind(*f),
-                Arg::Text(s) => q.bind(s.clone()),
-                Arg::NullText => q.bind(Option::<String>::None),
-                Arg::NullI64 => q.bind(Option::<i64>::None),
-                // sqlx 0.8.6's Any driver swaps Real and Double for NULLs: a
-                // NULL f64 reaches PostgreSQL typed float4, and the statement
-                // cached with that type then rejects 8-byte floats. A NULL
-                // f32 is sent as float8. The conformance suite guards this.
-                Arg::NullF64 => q.bind(Option::<f32>::None),
-            };
+        bind(&self.text, &self.args)
+    }
+}
+
+/// `text` with `args` bound to its `$1..$n`.
+fn bind<'q>(text: &'q str, args: &'q [Arg]) -> Query<'q, Any, AnyArguments<'q>> {
+    let mut q = sqlx::query(text);
+    for a in args {
+        q = match a {
+            Arg::I64(n) => q.bind(*n),
+            Arg::F64(f) => q.bind(*f),
+            Arg::Text(s) => q.bind(s.clone()),
+            Arg::NullText => q.bind(Option::<String>::None),
+            Arg::NullI64 => q.bind(Option::<i64>::None),
+            // sqlx 0.8.6's Any driver swaps Real and Double for NULLs: a
+            // NULL f64 reaches PostgreSQL typed float4, and the statement
+            // cached with that type then rejects 8-byte floats. A NULL
+            // f32 is sent as float8. The conformance suite guards this.
+            Arg::NullF64 => q.bind(Option::<f32>::None),
+        };
+    }
+    q
+}
+
+/// Arguments past which a script's next statement starts a new text.
+const SCRIPT_ARGS: usize = 500;
+
+/// Statements that run together inside a transaction. On SQLite they are
+/// sent as one multi-statement text, which the connection's thread runs in
+/// one call: one hand-off to that thread instead of one a statement (each is
+/// tens of microseconds, while the write lock is held). Argument numbers run
+/// on across the statements, and each statement binds the `$n` it names. A
+/// text holds statements up to `SCRIPT_ARGS` arguments, so that the texts a
+/// connection caches as prepared statements stay few and small.
+///
+/// PostgreSQL's extended protocol takes one statement at a time, so there
+/// they run one after another. (sqlx 0.8 calls SQLite's several statements
+/// in one prepared text deprecated, launchbadge/sqlx#3108; should a later
+/// version drop it, SQLite takes PostgreSQL's branch in `statement` and
+/// `Write` sends its BEGIN and COMMIT on their own.)
+pub struct Script {
+    dialect: crate::Dialect,
+    parts: Vec<Sql>,
+    count: usize,
+}
+
+impl Script {
+    pub fn new(dialect: crate::Dialect) -> Self {
+        Script { dialect, parts: Vec::new(), count: 0 }
+    }
+
+    /// Starts the next statement with `s` and returns it to be built on. Its
+    /// rows-affected count is at index `self.len()` (taken before the call)
+    /// of what `run` returns.
+    pub fn statement(&mut self, s: &str) -> &mut Sql {
+        self.count += 1;
+        match (self.dialect, self.parts.last_mut()) {
+            (crate::Dialect::Sqlite, Some(q)) if q.args.len() < SCRIPT_ARGS => {
+                q.push(";\n").push(s);
+            }
+            _ => self.parts.push(Sql::new(s)),
         }
-        q
+        let last = self.parts.len() - 1;
+        &mut self.parts[last]
+    }
+
+    /// How many statements were started.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Runs the statements in order on `conn` (inside the caller's
+    /// transaction); the rows each affected. The first error stops the rest
+    /// (the caller's transaction then rolls back).
+    pub async fn run(&self, conn: &mut sqlx::AnyConnection) -> Result<Vec<u64>, sqlx::Error> {
+        self.run_wrapped(conn, "", "").await
+    }
+
+    /// `run`, with argument-free statements before the first and after the
+    /// last (`BEGIN IMMEDIATE;`, `;COMMIT`) sent in the same texts. Their
+    /// counts are not returned.
+    pub(crate) async fn run_wrapped(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        before: &str,
+        after: &str,
+    ) -> Result<Vec<u64>, sqlx::Error> {
+        use futures_util::TryStreamExt;
+        use sqlx::Executor;
+        let empty = [Sql::default()];
+        let parts = if self.parts.is_empty() { &empty[..] } else { &self.parts[..] };
+        let extra = |s: &str| usize::from(!s.is_empty());
+        let expected = self.count + extra(before) + extra(after);
+        let mut affected = Vec::with_capacity(expected);
+        for (i, q) in parts.iter().enumerate() {
+            let mut text = std::borrow::Cow::Borrowed(q.text.as_str());
+            if i == 0 && !before.is_empty() {
+                text = format!("{before}{text}").into();
+            }
+            if i + 1 == parts.len() && !after.is_empty() {
+                text = format!("{text}{after}").into();
+            }
+            let mut steps = conn.fetch_many(bind(&text, &q.args));
+            while let Some(step) = steps.try_next().await? {
+                if let sqlx::Either::Left(done) = step {
+                    affected.push(done.rows_affected());
+                }
+            }
+        }
+        if affected.len() != expected {
+            return Err(sqlx::Error::Protocol(format!("{expected} statements reported {} results", affected.len())));
+        }
+        if !after.is_empty() {
+            affected.pop();
+        }
+        if !before.is_empty() {
+            affected.remove(0);
+        }
+        Ok(affected)
     }
 }
 

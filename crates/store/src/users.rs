@@ -9,7 +9,7 @@ use castellan_domain::user::User;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
-use crate::sql::{Arg, Sql};
+use crate::sql::{Arg, Script, Sql};
 use crate::terms::{user_terms, Term};
 use crate::{conflict_or, get_i64, get_opt_f64, get_opt_str, get_str, Dialect, Result, Store, StoreError};
 
@@ -96,8 +96,11 @@ impl Store {
     ) -> Result<i64> {
         let _w = self.write_guard().await;
         let mut tx = self.write_tx().await?;
-        let pk = insert_one(&mut tx, tenant, u, password_hash).await?;
-        self.insert_logs_tx(&mut tx, tenant, events).await?;
+        let pk = insert_row(&mut tx, tenant, u, password_hash).await?;
+        let mut script = Script::new(self.dialect);
+        term_statements(&mut script, tenant, pk, &user_terms(u));
+        self.log_statements(&mut tx, &mut script, tenant, events).await?;
+        script.run(&mut tx).await?;
         tx.commit().await?;
         Ok(pk)
     }
@@ -146,35 +149,42 @@ impl Store {
         let before_values = values(before)?;
         let new_values = values(u)?;
         let _w = self.write_guard().await;
-        let mut tx = self.write_tx().await?;
-        if password_hash.is_some() {
-            // Keep the password being replaced for the connection's history rule.
-            let mut h = Sql::new("INSERT INTO password_history (tenant_id, user_id, password_hash, replaced_at) SELECT tenant_id, user_id, password_hash, ");
-            h.int(ms(&u.updated_at)).push(" FROM users WHERE tenant_id = ").int(tenant).push(" AND pk = ").int(pk);
-            h.push(" AND password_hash IS NOT NULL");
-            h.build().execute(&mut *tx).await?;
+        let change = Change { tenant, pk, new: &new_values, u, password_hash };
+        // The row first, only while it is still `before`; then the changed
+        // terms, the events and COMMIT. On SQLite that is two calls.
+        let mut w = self.write().await?;
+        let mut row = Script::new(self.dialect);
+        let at = row_statements(&mut row, &change, &before_values, true);
+        if matches!(w.run(&row).await, Ok(affected) if affected[at] > 0) {
+            let mut rest = Script::new(self.dialect);
+            rewrite_terms(&mut rest, tenant, pk, &read_terms, u, self.dialect);
+            self.log_statements(w.reader()?, &mut rest, tenant, events).await?;
+            w.commit_with(&rest).await?;
+            return Ok(());
         }
-        let fresh = update_row(&mut tx, tenant, pk, &before_values, &new_values, password_hash, true).await?;
-        let old_terms = if fresh {
-            read_terms
-        } else {
-            tracing::debug!(pk, "user changed since it was read: updating from the stored row");
-            let mut current = Sql::new("SELECT doc FROM users WHERE tenant_id = ");
-            current.int(tenant).push(" AND pk = ").int(pk);
-            let Some(row) = current.build().fetch_optional(&mut *tx).await? else {
-                return Err(StoreError::NotFound);
-            };
-            let stored: Option<Vec<Arg>> =
-                serde_json::from_str::<User>(&get_str(&row, "doc")?).ok().map(|old| values(&old)).transpose()?;
-            let stored = stored.unwrap_or_default();
-            if !update_row(&mut tx, tenant, pk, &stored, &new_values, password_hash, false).await? {
-                return Err(StoreError::NotFound);
-            }
-            stored_terms(&mut *tx, pk).await?
+        // Overtaken (or `before` was stale), or failed: nothing of this try
+        // stays, and the plain path below says what is wrong, if anything.
+        w.rollback().await?;
+        tracing::debug!(pk, "user changed since it was read: updating from the stored row");
+        let mut w = self.write().await?;
+        let mut current = Sql::new("SELECT doc FROM users WHERE tenant_id = ");
+        current.int(tenant).push(" AND pk = ").int(pk);
+        let Some(doc) = current.build().fetch_optional(w.conn().await?).await? else {
+            return Err(StoreError::NotFound);
         };
-        rewrite_terms(&mut tx, tenant, pk, &old_terms, u, self.dialect).await?;
-        self.insert_logs_tx(&mut tx, tenant, events).await?;
-        tx.commit().await?;
+        let stored: Option<Vec<Arg>> =
+            serde_json::from_str::<User>(&get_str(&doc, "doc")?).ok().map(|old| values(&old)).transpose()?;
+        let stored = stored.unwrap_or_default();
+        let terms = stored_terms(w.conn().await?, pk).await?;
+        let mut all = Script::new(self.dialect);
+        let at = row_statements(&mut all, &change, &stored, false);
+        rewrite_terms(&mut all, tenant, pk, &terms, u, self.dialect);
+        self.log_statements(w.reader()?, &mut all, tenant, events).await?;
+        let affected = w.run(&all).await.map_err(|e| conflict_or(e, "The user already exists."))?;
+        if affected[at] == 0 {
+            return Err(StoreError::NotFound);
+        }
+        w.commit().await?;
         Ok(())
     }
 
@@ -235,13 +245,6 @@ impl Store {
     }
 }
 
-/// Inserts the user row and its terms inside `tx`; returns the row's pk.
-async fn insert_one(tx: &mut Transaction<'_, Any>, tenant: i64, u: &User, password_hash: Option<&str>) -> Result<i64> {
-    let pk = insert_row(tx, tenant, u, password_hash).await?;
-    insert_terms(tx, tenant, pk, u).await?;
-    Ok(pk)
-}
-
 /// Inserts the user row alone inside `tx`; returns the row's pk.
 async fn insert_row(tx: &mut Transaction<'_, Any>, tenant: i64, u: &User, password_hash: Option<&str>) -> Result<i64> {
     let mut q = Sql::new("INSERT INTO users (tenant_id, user_id, password_hash");
@@ -268,37 +271,53 @@ fn term_key(t: &Term) -> TermKey {
 /// `old` are assigned (an assigned column rewrites the entries of every index
 /// it is part of, even with the same value). With `only_if_old`, it applies
 /// only while the stored document is still `old`'s. True when a row changed.
-async fn update_row(
-    tx: &mut Transaction<'_, Any>,
+/// What an update writes.
+struct Change<'a> {
     tenant: i64,
     pk: i64,
-    old: &[Arg],
-    new: &[Arg],
-    password_hash: Option<&str>,
-    only_if_old: bool,
-) -> Result<bool> {
-    let mut q = Sql::new("UPDATE users SET ");
+    new: &'a [Arg],
+    u: &'a User,
+    password_hash: Option<&'a str>,
+}
+
+/// Adds the statements that write an update's row to `script`: the
+/// replaced password into the history, and the UPDATE (only while the row
+/// is still `old` when `only_if_old`). Returns the UPDATE's index.
+fn row_statements(script: &mut Script, c: &Change<'_>, old: &[Arg], only_if_old: bool) -> usize {
+    if c.password_hash.is_some() {
+        // Keep the password being replaced for the connection's history rule.
+        let h = script.statement("INSERT INTO password_history (tenant_id, user_id, password_hash, replaced_at) SELECT tenant_id, user_id, password_hash, ");
+        h.int(ms(&c.u.updated_at)).push(" FROM users WHERE tenant_id = ").int(c.tenant).push(" AND pk = ").int(c.pk);
+        h.push(" AND password_hash IS NOT NULL");
+    }
+    let at = script.len();
+    update_row_sql(script.statement("UPDATE users SET "), c, old, only_if_old);
+    at
+}
+
+/// The rest of `UPDATE users SET ` for `c`: the columns that differ from
+/// `old` (and always the doc), and with `only_if_old` a condition that the
+/// row's doc is still `old`'s.
+fn update_row_sql(q: &mut Sql, c: &Change<'_>, old: &[Arg], only_if_old: bool) {
     let mut first = true;
-    for (i, (c, v)) in COLS.iter().zip(new).enumerate() {
-        if old.get(i) == Some(v) && *c != "doc" {
+    for (i, (col, v)) in COLS.iter().zip(c.new).enumerate() {
+        if old.get(i) == Some(v) && *col != "doc" {
             continue;
         }
         if !first {
             q.push(", ");
         }
         first = false;
-        q.push(c).push(" = ").arg(v.clone());
+        q.push(col).push(" = ").arg(v.clone());
     }
-    if let Some(h) = password_hash {
+    if let Some(h) = c.password_hash {
         q.push(", password_hash = ").text(h);
     }
-    q.push(" WHERE tenant_id = ").int(tenant).push(" AND pk = ").int(pk);
+    q.push(" WHERE tenant_id = ").int(c.tenant).push(" AND pk = ").int(c.pk);
     if only_if_old {
-        let doc_at = COLS.iter().position(|c| *c == "doc").unwrap_or(COLS.len() - 1);
+        let doc_at = COLS.iter().position(|col| *col == "doc").unwrap_or(COLS.len() - 1);
         q.push(" AND doc = ").arg(old[doc_at].clone());
     }
-    let done = q.build().execute(&mut **tx).await.map_err(|e| conflict_or(e, "The user already exists."))?;
-    Ok(done.rows_affected() > 0)
 }
 
 /// The stored terms of user `pk`.
@@ -319,14 +338,7 @@ async fn stored_terms<'e, E: sqlx::Executor<'e, Database = Any>>(ex: E, pk: i64)
 /// touching only the terms that changed: a PATCH of one metadata key
 /// rewrites two or three rows instead of all thirty (each row is four index
 /// entries), in one DELETE and one INSERT.
-async fn rewrite_terms(
-    tx: &mut Transaction<'_, Any>,
-    tenant: i64,
-    pk: i64,
-    stored: &[Term],
-    u: &User,
-    dialect: Dialect,
-) -> Result<()> {
+fn rewrite_terms(script: &mut Script, tenant: i64, pk: i64, stored: &[Term], u: &User, dialect: Dialect) {
     let mut old: HashMap<TermKey, i64> = HashMap::new();
     for t in stored {
         *old.entry(term_key(t)).or_default() += 1;
@@ -343,7 +355,7 @@ async fn rewrite_terms(
     let changed: Vec<&TermKey> =
         old.iter().filter(|(k, n)| new.get(*k).map(|(m, _)| m) != Some(n)).map(|(k, _)| k).collect();
     if !changed.is_empty() {
-        let mut d = Sql::new("DELETE FROM user_terms WHERE user_pk = ");
+        let d = script.statement("DELETE FROM user_terms WHERE user_pk = ");
         d.int(pk).push(" AND (");
         for (i, (field, value, num)) in changed.into_iter().enumerate() {
             if i > 0 {
@@ -354,7 +366,6 @@ async fn rewrite_terms(
             d.arg(num.map(|b| Arg::F64(f64::from_bits(b))).unwrap_or(Arg::NullF64)).push(")");
         }
         d.push(")");
-        d.build().execute(&mut **tx).await?;
     }
     let mut add = Vec::new();
     for (k, (n, t)) in new {
@@ -362,19 +373,17 @@ async fn rewrite_terms(
             add.extend(std::iter::repeat_n(t, n as usize));
         }
     }
-    write_terms(tx, tenant, pk, &add).await
+    term_statements(script, tenant, pk, &add);
 }
 
-async fn insert_terms(tx: &mut Transaction<'_, Any>, tenant: i64, pk: i64, u: &User) -> Result<()> {
-    write_terms(tx, tenant, pk, &user_terms(u)).await
-}
-
-async fn write_terms(tx: &mut Transaction<'_, Any>, tenant: i64, pk: i64, terms: &[Term]) -> Result<()> {
+/// Adds the INSERTs of user `pk`'s `terms` to `script`.
+fn term_statements(script: &mut Script, tenant: i64, pk: i64, terms: &[Term]) {
     for chunk in terms.chunks(500) {
-        write_term_rows(tx, tenant, chunk.iter().map(|t| (pk, t))).await?;
+        term_rows_sql(script.statement(INSERT_TERMS), tenant, chunk.iter().map(|t| (pk, t)));
     }
-    Ok(())
 }
+
+const INSERT_TERMS: &str = "INSERT INTO user_terms (tenant_id, field, value, rvalue, num, user_pk) VALUES ";
 
 /// One multi-row INSERT of (user pk, term) rows.
 async fn write_term_rows<'a>(
@@ -382,7 +391,15 @@ async fn write_term_rows<'a>(
     tenant: i64,
     rows: impl Iterator<Item = (i64, &'a Term)>,
 ) -> Result<()> {
-    let mut q = Sql::new("INSERT INTO user_terms (tenant_id, field, value, rvalue, num, user_pk) VALUES ");
+    let mut q = Sql::new(INSERT_TERMS);
+    if term_rows_sql(&mut q, tenant, rows) {
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// The rows of `INSERT INTO user_terms … VALUES `; false when there were none.
+fn term_rows_sql<'a>(q: &mut Sql, tenant: i64, rows: impl Iterator<Item = (i64, &'a Term)>) -> bool {
     let mut any = false;
     for (pk, t) in rows {
         if any {
@@ -394,8 +411,5 @@ async fn write_term_rows<'a>(
         q.arg(opt(t.value.as_deref(), false)).push(", ").arg(opt(rvalue.as_deref(), false)).push(", ");
         q.arg(t.num.map(Arg::F64).unwrap_or(Arg::NullF64)).push(", ").int(pk).push(")");
     }
-    if any {
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
+    any
 }

@@ -554,3 +554,44 @@ async fn broad_sorted_pages() {
     }
     finish(bs).await;
 }
+
+/// Events reach the outbox of each stream whose filters take them, in the
+/// commit of the change they record (an update) or of the batch of queued
+/// events (several tenants in one script), each pointing at its own event.
+#[tokio::test]
+async fn events_reach_the_outbox_of_the_streams_that_take_them() {
+    use castellan_domain::log_event::LogEvent;
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let (t1, t2) = (tenant(s, "o1.example").await, tenant(s, "o2.example").await);
+        let all = json!({"name": "all", "type": "http", "status": "active"});
+        let tokens = json!({"name": "tokens", "type": "http", "status": "active",
+            "filters": [{"type": "category", "name": "auth.token_exchange.success"}]});
+        s.insert_log_stream(t1, "lst_all", &all, 1, &[]).await.unwrap();
+        s.insert_log_stream(t1, "lst_tokens", &tokens, 1, &[]).await.unwrap();
+        s.insert_log_stream(t2, "lst_all", &all, 1, &[]).await.unwrap();
+        let id = s.insert_user(t1, &user("o1", "o1@x.com", "O", json!({})), None, &[]).await.unwrap();
+        let read = s.get_user(t1, "auth0|o1").await.unwrap().unwrap();
+        let mut u = read.user.clone();
+        u.name = Some("O two".into());
+        let mut api = LogEvent::new("sapi", 1_700_000_000_001);
+        api.description = Some("update".into());
+        s.update_user(t1, id, &read.user, &u, None, std::slice::from_ref(&api)).await.unwrap();
+        let events: Vec<(i64, LogEvent)> = [(t1, "seccft", 2), (t2, "seccft", 3), (t1, "feccft", 4), (t1, "seccft", 5)]
+            .into_iter()
+            .map(|(t, kind, ms)| (t, LogEvent::new(kind, 1_700_000_000_000 + ms)))
+            .collect();
+        let refs: Vec<(i64, &LogEvent)> = events.iter().map(|(t, e)| (*t, e)).collect();
+        s.insert_logs_grouped(&refs).await.unwrap();
+        let ids = |q: Vec<castellan_store::Queued>| q.into_iter().map(|q| q.event.log_id).collect::<Vec<_>>();
+        let id_of = |i: usize| events[i].1.log_id.clone();
+        let got = ids(s.log_outbox_batch(t1, "lst_all", i64::MAX, 100).await.unwrap());
+        assert_eq!(got, vec![api.log_id.clone(), id_of(0), id_of(2), id_of(3)], "{}", b.name);
+        let got = ids(s.log_outbox_batch(t1, "lst_tokens", i64::MAX, 100).await.unwrap());
+        assert_eq!(got, vec![id_of(0), id_of(3)], "{}: the filter takes successful exchanges only", b.name);
+        let got = ids(s.log_outbox_batch(t2, "lst_all", i64::MAX, 100).await.unwrap());
+        assert_eq!(got, vec![id_of(1)], "{}", b.name);
+    }
+    finish(bs).await;
+}
