@@ -263,48 +263,53 @@ async fn start_server(
     Ok((s, m, line))
 }
 
-/// event-cost: token and patch-user with log events on, then off
-/// (`CASTELLAN_BENCH_NO_LOG_EVENTS=1`, server restarted), `cost_rounds`
-/// times interleaved; the cost is the throughput lost with events on, from
-/// the mean of each side.
+/// event-cost: token and patch-user with log events on and off
+/// (`CASTELLAN_BENCH_NO_LOG_EVENTS=1`), each workload on a server of its own
+/// (so that one workload's events, still being checkpointed, do not slow
+/// the next), `cost_rounds` times, on and off alternating which goes first;
+/// the cost is the throughput lost with events on, from the mean of each side.
 async fn event_cost(a: &RunArgs, dir: &Path, header: &mut Vec<String>) -> Result<Vec<Row>, String> {
     const WORKLOADS: [&str; 2] = ["token", "patch-user"];
     let mut rows = Vec::new();
     // (workload, on) -> (req/s, p50, p99) per round
     let mut seen: Vec<(&str, bool, f64, f64, f64)> = Vec::new();
-    for round in 0..a.cost_rounds.max(1) * 2 {
-        let on = round % 2 == 0;
-        let env = if on { Vec::new() } else { vec![("CASTELLAN_BENCH_NO_LOG_EVENTS".to_string(), "1".to_string())] };
-        let (s, m, line) = start_server(a, dir, env).await?;
-        if round == 0 {
-            header.push(line);
-        }
-        let list: Vec<String> = WORKLOADS.iter().map(|w| w.to_string()).collect();
-        let mut h = Vec::new();
-        let result = async {
-            // Check that the switch did what it says: the newest event
-            // changes during a run with events, and not without.
-            let bearer = fetch_token(&s.target, &token_style(a, &s.target, Some(&m))).await?;
-            let before = newest_log_id(&s.target, &bearer).await?;
-            let rows = run_on(a, &list, s.target.clone(), Some(m.clone()), Some(s.pid), &mut h).await?;
-            let after = newest_log_id(&s.target, &bearer).await?;
-            match (on, before == after) {
-                (true, true) => Err("events on, but the run recorded no log event".to_string()),
-                (false, false) => {
-                    Err("CASTELLAN_BENCH_NO_LOG_EVENTS=1, but the run recorded log events: is the binary current?"
-                        .to_string())
+    for round in 0..a.cost_rounds.max(1) {
+        for w in WORKLOADS {
+            let order = if round % 2 == 0 { [true, false] } else { [false, true] };
+            for on in order {
+                let env =
+                    if on { Vec::new() } else { vec![("CASTELLAN_BENCH_NO_LOG_EVENTS".to_string(), "1".to_string())] };
+                let (s, m, line) = start_server(a, dir, env).await?;
+                if rows.is_empty() {
+                    header.push(line);
                 }
-                _ => Ok(rows),
+                let list = vec![w.to_string()];
+                let mut h = Vec::new();
+                let result = async {
+                    // Check that the switch did what it says: the newest
+                    // event changes during a run with events, and not without.
+                    let bearer = fetch_token(&s.target, &token_style(a, &s.target, Some(&m))).await?;
+                    let before = newest_log_id(&s.target, &bearer).await?;
+                    let rows = run_on(a, &list, s.target.clone(), Some(m.clone()), Some(s.pid), &mut h).await?;
+                    let after = newest_log_id(&s.target, &bearer).await?;
+                    match (on, before == after) {
+                        (true, true) => Err("events on, but the run recorded no log event".to_string()),
+                        (false, false) => Err(
+                            "CASTELLAN_BENCH_NO_LOG_EVENTS=1, but the run recorded log events: is the binary current?"
+                                .to_string(),
+                        ),
+                        _ => Ok(rows),
+                    }
+                }
+                .await;
+                s.stop();
+                for mut row in result? {
+                    seen.push((w, on, row.rps, row.p50_ms, row.p99_ms));
+                    row.workload =
+                        format!("{} (events {}, round {})", row.workload, if on { "on" } else { "off" }, round + 1);
+                    rows.push(row);
+                }
             }
-        }
-        .await;
-        s.stop();
-        for mut row in result? {
-            let w = WORKLOADS.iter().find(|w| **w == row.workload).copied().unwrap_or("?");
-            seen.push((w, on, row.rps, row.p50_ms, row.p99_ms));
-            row.workload =
-                format!("{} (events {}, round {})", row.workload, if on { "on" } else { "off" }, round / 2 + 1);
-            rows.push(row);
         }
     }
     let mean = |w: &str, on: bool, f: fn(&(&str, bool, f64, f64, f64)) -> f64| {

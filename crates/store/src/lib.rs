@@ -65,6 +65,9 @@ pub enum Dialect {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// The pool write transactions come from: on SQLite a single connection
+    /// (see `connect_with_cache`), on PostgreSQL `pool`.
+    writer: AnyPool,
     dialect: Dialect,
     write_lock: Option<Arc<Mutex<()>>>,
     /// Bumped after every committed change to clients, client grants,
@@ -110,36 +113,50 @@ impl Store {
             Dialect::Sqlite => (2 * cores).clamp(4, 16),
             Dialect::Postgres => 16,
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .min_connections(1)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        conn.execute("PRAGMA journal_mode=WAL").await?;
-                        conn.execute("PRAGMA synchronous=NORMAL").await?;
-                        conn.execute("PRAGMA busy_timeout=10000").await?;
-                        // Checkpoints run on a connection of their own (see
-                        // `checkpoint_wal`), not inside the commit that
-                        // crosses the threshold, where they would hold the
-                        // write lock through their writes and fsyncs.
-                        conn.execute("PRAGMA wal_autocheckpoint=0").await?;
-                        // A WAL grown past 128 MB (readers kept it from
-                        // starting over) is cut back when it does.
-                        conn.execute("PRAGMA journal_size_limit=134217728").await?;
-                        conn.execute("PRAGMA foreign_keys=ON").await?;
-                        // 8 MB a connection (8 connections) for a server: the
-                        // OS keeps the rest of the hot pages; larger caches
-                        // only multiplied the resident set under search.
-                        conn.execute(format!("PRAGMA cache_size=-{cache_kib}").as_str()).await?;
-                    }
-                    Ok(())
+        let options = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .min_connections(1)
+                // A SQLite connection is a file in this process: sqlx's ping
+                // before each use would only add a hand-off to its thread.
+                .test_before_acquire(dialect == Dialect::Postgres)
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if dialect == Dialect::Sqlite {
+                            conn.execute("PRAGMA journal_mode=WAL").await?;
+                            conn.execute("PRAGMA synchronous=NORMAL").await?;
+                            conn.execute("PRAGMA busy_timeout=10000").await?;
+                            // Checkpoints run on a connection of their own (see
+                            // `checkpoint_wal`), not inside the commit that
+                            // crosses the threshold, where they would hold the
+                            // write lock through their writes and fsyncs.
+                            conn.execute("PRAGMA wal_autocheckpoint=0").await?;
+                            // A WAL grown past 128 MB (readers kept it from
+                            // starting over) is cut back when it does.
+                            conn.execute("PRAGMA journal_size_limit=134217728").await?;
+                            conn.execute("PRAGMA foreign_keys=ON").await?;
+                            // 8 MB a connection (8 connections) for a server: the
+                            // OS keeps the rest of the hot pages; larger caches
+                            // only multiplied the resident set under search.
+                            conn.execute(format!("PRAGMA cache_size=-{cache_kib}").as_str()).await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect(url)
-            .await?;
+        };
+        let pool = options(max).connect(url).await?;
+        // SQLite: every write goes through one connection. A connection's
+        // page cache is dropped whenever another connection has changed the
+        // database since its last transaction; with writes spread over the
+        // pool, each write would first read again every page on its paths
+        // (user row, terms and four log b-trees). One writer keeps them.
+        let writer = match dialect {
+            Dialect::Sqlite => options(1).connect(url).await?,
+            Dialect::Postgres => pool.clone(),
+        };
         let store = Store {
             pool,
+            writer,
             dialect,
             write_lock: (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(()))),
             config_gen: Arc::default(),
@@ -191,6 +208,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -199,7 +217,7 @@ impl Store {
     /// for a writer still rolling back rather than failing later on upgrade.
     pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Dialect::Postgres => self.pool.begin().await?,
         })
     }

@@ -39,7 +39,7 @@ impl Store {
     pub(crate) async fn write(&self) -> Result<Write> {
         Ok(Write {
             inner: match self.dialect {
-                Dialect::Sqlite => Inner::Sqlite { conn: self.pool.acquire().await?, open: false },
+                Dialect::Sqlite => Inner::Sqlite { conn: self.writer.acquire().await?, open: false },
                 Dialect::Postgres => Inner::Postgres(self.pool.begin().await?),
             },
         })
