@@ -83,6 +83,7 @@ impl Server {
             .env_remove("CASTELLAN_DATABASE_URL")
             .env_remove("CASTELLAN_CONFIG")
             .env_remove("CASTELLAN_BENCH_NO_LOG_EVENTS")
+            .env_remove("CASTELLAN_BENCH_SIGN_EVERY_TOKEN")
             .envs(o.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log)

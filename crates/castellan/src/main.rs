@@ -164,6 +164,10 @@ async fn serve(settings: Settings) -> Result<(), String> {
         castellan_store::set_record_events(false);
         tracing::warn!("CASTELLAN_BENCH_NO_LOG_EVENTS=1: log events are NOT recorded (benchmarking only)");
     }
+    if std::env::var("CASTELLAN_BENCH_SIGN_EVERY_TOKEN").is_ok_and(|v| v == "1") {
+        castellan_service::token::set_sign_every_token(true);
+        tracing::warn!("CASTELLAN_BENCH_SIGN_EVERY_TOKEN=1: identical tokens of the same second are signed again");
+    }
     let app = open(&settings).await?;
     let admin = (
         config::secret_env("CASTELLAN_BOOTSTRAP_ADMIN_EMAIL")?,

@@ -307,3 +307,55 @@ async fn token_config_changes_apply_at_once() {
     assert_eq!(s.call("DELETE", "/api/v2/clients/m2m-c", Some(&t), None).await.status, StatusCode::NO_CONTENT);
     assert_eq!(s.call("POST", "/oauth/token", None, Some(ask(fresh))).await.status, StatusCode::UNAUTHORIZED);
 }
+
+/// Tokens of the same claims in the same second are the same bytes (signed
+/// once, see `SignedTokens`); any other claim, a later second, or a `jti`
+/// (RFC 9068 profile) gives a token of its own, each verifiable.
+#[tokio::test]
+async fn identical_token_requests_share_one_signature_and_nothing_else() {
+    let s = TestServer::start().await;
+    let t = s.admin_token().await;
+    s.client_with_scopes("m2m-s", "m2m-secret", &["read:users", "read:roles"]).await;
+    let ask = |scope: &str| json!({"grant_type": "client_credentials", "client_id": "m2m-s", "client_secret": "m2m-secret", "audience": AUDIENCE, "scope": scope});
+    let token = |r: &Resp| r.body["access_token"].as_str().unwrap().to_string();
+    let a1 = token(&s.call("POST", "/oauth/token", None, Some(ask("read:users"))).await);
+    let a2 = token(&s.call("POST", "/oauth/token", None, Some(ask("read:users"))).await);
+    assert_eq!(a1, a2, "same claims, same second");
+    let b = token(&s.call("POST", "/oauth/token", None, Some(ask("read:roles"))).await);
+    assert_ne!(a1, b);
+    assert_eq!(claims(&b)["scope"], "read:roles", "a token is never another request's");
+    s.clock.advance_ms(1000);
+    let a3 = token(&s.call("POST", "/oauth/token", None, Some(ask("read:users"))).await);
+    assert_ne!(a1, a3);
+    assert_eq!(claims(&a3)["iat"].as_i64().unwrap(), claims(&a1)["iat"].as_i64().unwrap() + 1);
+    // Each is a valid Management API token (the signature checks out).
+    for tok in [&a1, &b, &a3] {
+        let r = s.call("GET", "/api/v2/users?per_page=1", Some(tok), None).await;
+        let want = if claims(tok)["scope"] == "read:users" { StatusCode::OK } else { StatusCode::FORBIDDEN };
+        assert_eq!(r.status, want, "{:?}", r.body);
+    }
+    // RFC 9068 tokens carry a jti: never shared.
+    let r = s
+        .call(
+            "POST",
+            "/api/v2/resource-servers",
+            Some(&t),
+            Some(json!({"identifier": "urn:rfc", "token_dialect": "rfc9068_profile"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = s
+        .call(
+            "POST",
+            "/api/v2/client-grants",
+            Some(&t),
+            Some(json!({"client_id": "m2m-s", "audience": "urn:rfc", "scope": []})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let ask9068 = json!({"grant_type": "client_credentials", "client_id": "m2m-s", "client_secret": "m2m-secret", "audience": "urn:rfc"});
+    let j1 = token(&s.call("POST", "/oauth/token", None, Some(ask9068.clone())).await);
+    let j2 = token(&s.call("POST", "/oauth/token", None, Some(ask9068)).await);
+    assert_ne!(claims(&j1)["jti"], claims(&j2)["jti"]);
+    assert_ne!(j1, j2);
+}

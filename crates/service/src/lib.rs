@@ -46,6 +46,7 @@ pub struct App {
     tenants: Arc<tenants::TenantCache>,
     events: Arc<events::EventQueue>,
     m2m: Arc<token::M2mCache>,
+    signed: Arc<token::SignedTokens>,
 }
 
 impl App {
@@ -58,6 +59,7 @@ impl App {
             tenants: Arc::new(tenants::TenantCache::default()),
             events,
             m2m: Arc::new(token::M2mCache::default()),
+            signed: Arc::new(token::SignedTokens::default()),
         }
     }
 

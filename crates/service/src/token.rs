@@ -94,6 +94,47 @@ impl M2mCache {
     }
 }
 
+/// RS256 access tokens of the current second, by key id, `typ` and claims.
+/// An Auth0-profile machine-to-machine token has no random part (no `jti`)
+/// and RS256 (PKCS#1 v1.5) signatures are deterministic: every request for
+/// the same claims within the same second (`iat`) gets the same bytes
+/// whether the token is signed again or not, so it is signed once. Requests
+/// are authenticated and authorized before this (the secret, the grant, the
+/// scopes); the claims (client, audience, scopes, times) are the key. Entries
+/// last until the second changes; tokens with a `jti` (RFC 9068 profile)
+/// are never kept.
+#[derive(Default)]
+pub(crate) struct SignedTokens {
+    inner: Mutex<(i64, HashMap<String, String>)>,
+}
+
+/// Tokens kept at most within one second; past it the map starts over.
+const SIGNED_MAX: usize = 10_000;
+
+impl SignedTokens {
+    fn get(&self, second: i64, key: &str) -> Option<String> {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (map.0 == second).then(|| map.1.get(key).cloned()).flatten()
+    }
+
+    fn keep(&self, second: i64, key: String, token: &str) {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if map.0 != second || map.1.len() >= SIGNED_MAX {
+            map.0 = second;
+            map.1.clear();
+        }
+        map.1.insert(key, token.to_string());
+    }
+}
+
+/// Whether every token is signed anew (`CASTELLAN_BENCH_SIGN_EVERY_TOKEN=1`,
+/// a benchmarking aid: the token workload then measures signing).
+pub fn set_sign_every_token(on: bool) {
+    SIGN_EVERY_TOKEN.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+static SIGN_EVERY_TOKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn unauthorized() -> OAuthError {
     OAuthError::new(401, "access_denied", "Unauthorized")
 }
@@ -243,7 +284,19 @@ impl App {
             Some(secret) => castellan_crypto::keys::sign_hs256(secret.as_bytes(), &claims, typ),
             None => {
                 let key = tenant.keys.current().ok_or_else(OAuthError::internal)?;
-                key.sign_jwt_typed(&claims, typ).map_err(|_| OAuthError::internal())?
+                let memo = claims.get("jti").is_none_or(|j| j.is_null())
+                    && !SIGN_EVERY_TOKEN.load(std::sync::atomic::Ordering::Relaxed);
+                let memo_key = memo.then(|| format!("{}\n{typ}\n{claims}", key.kid));
+                match memo_key.as_deref().and_then(|k| self.signed.get(now, k)) {
+                    Some(token) => token,
+                    None => {
+                        let token = key.sign_jwt_typed(&claims, typ).map_err(|_| OAuthError::internal())?;
+                        if let Some(k) = memo_key {
+                            self.signed.keep(now, k, &token);
+                        }
+                        token
+                    }
+                }
             }
         };
         Ok((
