@@ -148,16 +148,17 @@ impl Store {
         let read_terms = stored_terms(&self.pool, pk).await?;
         let before_values = values(before)?;
         let new_values = values(u)?;
-        let _w = self.write_guard().await;
         let change = Change { tenant, pk, new: &new_values, u, password_hash };
         // The row first, only while it is still `before`; then the changed
-        // terms, the events and COMMIT. On SQLite that is two calls.
-        let mut w = self.write().await?;
+        // terms, the events and COMMIT. On SQLite that is two calls. What
+        // does not depend on the database is built before the lock.
         let mut row = Script::new(self.dialect);
         let at = row_statements(&mut row, &change, &before_values, true);
+        let mut rest = Script::new(self.dialect);
+        rewrite_terms(&mut rest, tenant, pk, &read_terms, u, self.dialect);
+        let _w = self.write_guard().await;
+        let mut w = self.write().await?;
         if matches!(w.run(&row).await, Ok(affected) if affected[at] > 0) {
-            let mut rest = Script::new(self.dialect);
-            rewrite_terms(&mut rest, tenant, pk, &read_terms, u, self.dialect);
             self.log_statements(w.reader()?, &mut rest, tenant, events).await?;
             w.commit_with(&rest).await?;
             return Ok(());
