@@ -157,6 +157,9 @@ impl Script {
     ) -> Result<Vec<u64>, sqlx::Error> {
         use futures_util::TryStreamExt;
         use sqlx::Executor;
+        if self.parts.is_empty() && before.is_empty() && after.is_empty() {
+            return Ok(Vec::new());
+        }
         let empty = [Sql::default()];
         let parts = if self.parts.is_empty() { &empty[..] } else { &self.parts[..] };
         let extra = |s: &str| usize::from(!s.is_empty());
