@@ -170,6 +170,10 @@ pub enum FieldKind {
 pub enum Cond {
     /// The field is present (`_exists_:f`, `f:*`).
     Exists,
+    /// Never produced by the parser: a store's refinement of `Exists` for a
+    /// field it found to hold only objects (terms without a value), which
+    /// lets it read them in key order.
+    ExistsAsObject,
     /// The whole value equals this (fields are not tokenized).
     Eq(Scalar),
     /// The value starts with this non-empty text (`f:jo*`).

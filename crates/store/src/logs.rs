@@ -327,7 +327,7 @@ impl Store {
                 let col = column(path).ok_or_else(|| StoreError::Corrupt(format!("unsearchable log field {path}")))?;
                 let c = format!("l.{col}");
                 match cond {
-                    Cond::Exists => {
+                    Cond::Exists | Cond::ExistsAsObject => {
                         q.push(&c).push(" IS NOT NULL");
                     }
                     Cond::Eq(v) => {

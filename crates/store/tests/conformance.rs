@@ -595,3 +595,50 @@ async fn events_reach_the_outbox_of_the_streams_that_take_them() {
     }
     finish(bs).await;
 }
+
+/// `_exists_` on a metadata path: a path that holds only objects is read in
+/// key order from the value index (no sort of every match), and counts each
+/// user once even with several objects; a path holding values for some
+/// users and objects for others still finds them all.
+#[tokio::test]
+async fn exists_on_object_paths_is_read_in_key_order() {
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t = tenant(s, "x.example").await;
+        let people = [
+            ("x1", json!({"user_metadata": {"address": {"city": "Oslo"}, "mixed": {"a": 1}}})),
+            ("x2", json!({"user_metadata": {"address": [{"city": "Rome"}, {"city": "Pisa"}], "mixed": "text"}})),
+            ("x3", json!({"user_metadata": {"other": true}})),
+            ("x4", json!({"user_metadata": {"address": {"zip": "0150"}}})),
+        ];
+        for (id, extra) in people {
+            s.insert_user(t, &user(id, &format!("{id}@x.com"), id, extra), None, &[]).await.unwrap();
+        }
+        assert_eq!(emails(s, t, "_exists_:user_metadata.address").await, set(&["x1@x.com", "x2@x.com", "x4@x.com"]));
+        assert_eq!(emails(s, t, "_exists_:user_metadata.mixed").await, set(&["x1@x.com", "x2@x.com"]), "{}", b.name);
+        assert_eq!(
+            emails(s, t, "_exists_:user_metadata.address AND NOT _exists_:user_metadata.address.zip").await,
+            set(&["x1@x.com", "x2@x.com"]),
+            "{}",
+            b.name
+        );
+        let f = parse("_exists_:user_metadata.address", &UserSchema).unwrap();
+        let page = s.search_users(t, &f, None, 1, 1, true).await.unwrap();
+        assert_eq!(page.total, Some(3), "{}", b.name);
+        assert_eq!(page.users.len(), 1, "{}", b.name);
+        if s.dialect() == Dialect::Sqlite {
+            let plan = s.explain_user_search(t, &f).await.unwrap();
+            assert!(plan.contains("INDEX user_terms_value (tenant_id=? AND field=? AND value=?)"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "an object path's markers come in key order:\n{plan}");
+            let mixed = parse("_exists_:user_metadata.mixed", &UserSchema).unwrap();
+            let plan = s.explain_user_search(t, &mixed).await.unwrap();
+            assert!(
+                !plan.contains("value=?"),
+                "a path with values keeps the plain condition:
+{plan}"
+            );
+        }
+    }
+    finish(bs).await;
+}
