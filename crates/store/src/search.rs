@@ -351,9 +351,7 @@ impl Store {
     /// values for some users keeps the plain condition.
     async fn refine_exists(&self, tenant: i64, filter: &Filter) -> Result<Filter> {
         Ok(match filter {
-            Filter::Field { path, kind, cond: Cond::Exists }
-                if path.starts_with("user_metadata.") || path.starts_with("app_metadata.") =>
-            {
+            Filter::Field { path, kind, cond: Cond::Exists } if metadata_path(path) => {
                 let mut q = Sql::new("SELECT 1 AS one FROM user_terms WHERE tenant_id = ");
                 q.int(tenant).push(" AND field = ").text(path.as_str()).push(" AND value IS NOT NULL LIMIT 1");
                 let valued = q.build().fetch_optional(&self.pool).await?.is_some();
@@ -668,7 +666,12 @@ fn anchored(f: &Filter) -> bool {
 
 /// Fields with at most one term per user (see `terms::user_terms`).
 fn single_valued(path: &str) -> bool {
-    !(path.starts_with("identities.") || path.starts_with("user_metadata") || path.starts_with("app_metadata"))
+    !(path.starts_with("identities.") || metadata_path(path))
+}
+
+/// A path into `user_metadata` or `app_metadata` (or either root).
+fn metadata_path(path: &str) -> bool {
+    path.starts_with("user_metadata") || path.starts_with("app_metadata")
 }
 
 fn all_keys(q: &mut Sql, tenant: i64) {

@@ -171,6 +171,7 @@ impl Store {
         let mut current = Sql::new("SELECT doc FROM users WHERE tenant_id = ");
         current.int(tenant).push(" AND pk = ").int(pk);
         let Some(doc) = current.build().fetch_optional(w.conn().await?).await? else {
+            w.rollback().await?;
             return Err(StoreError::NotFound);
         };
         let stored: Option<Vec<Arg>> =
@@ -183,6 +184,7 @@ impl Store {
         self.log_statements(w.reader()?, &mut all, tenant, events).await?;
         let affected = w.run(&all).await.map_err(|e| conflict_or(e, "The user already exists."))?;
         if affected[at] == 0 {
+            w.rollback().await?;
             return Err(StoreError::NotFound);
         }
         w.commit().await?;
@@ -268,10 +270,6 @@ fn term_key(t: &Term) -> TermKey {
     (t.field.clone(), t.value.clone(), t.num.map(f64::to_bits))
 }
 
-/// The UPDATE of a user's row: only the columns whose value differs from
-/// `old` are assigned (an assigned column rewrites the entries of every index
-/// it is part of, even with the same value). With `only_if_old`, it applies
-/// only while the stored document is still `old`'s. True when a row changed.
 /// What an update writes.
 struct Change<'a> {
     tenant: i64,
@@ -296,9 +294,11 @@ fn row_statements(script: &mut Script, c: &Change<'_>, old: &[Arg], only_if_old:
     at
 }
 
-/// The rest of `UPDATE users SET ` for `c`: the columns that differ from
-/// `old` (and always the doc), and with `only_if_old` a condition that the
-/// row's doc is still `old`'s.
+/// The rest of `UPDATE users SET ` for `c`: only the columns whose value
+/// differs from `old` are assigned, and always the doc (an assigned column
+/// rewrites the entries of every index it is part of, even with the same
+/// value); with `only_if_old`, a condition that the row's doc is still
+/// `old`'s.
 fn update_row_sql(q: &mut Sql, c: &Change<'_>, old: &[Arg], only_if_old: bool) {
     let mut first = true;
     for (i, (col, v)) in COLS.iter().zip(c.new).enumerate() {

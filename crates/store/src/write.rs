@@ -92,7 +92,11 @@ impl Write {
 
     /// Commits what ran.
     pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
-        self.commit_with(&Script::new(Dialect::Sqlite)).await.map(|_| ())
+        let dialect = match self.inner {
+            Inner::Postgres(_) => Dialect::Postgres,
+            _ => Dialect::Sqlite,
+        };
+        self.commit_with(&Script::new(dialect)).await.map(|_| ())
     }
 
     /// Rolls back whatever ran; the connection goes back to the pool.
