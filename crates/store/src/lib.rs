@@ -11,6 +11,7 @@ mod config;
 mod dashboard;
 mod devices;
 mod docs;
+mod log_scopes;
 mod logs;
 mod logs_bulk;
 mod protection;
@@ -76,6 +77,8 @@ pub struct Store {
     /// Each tenant's log streams with the configuration generation they
     /// were read at (SQLite only; see `insert_logs_tx`).
     streams: Arc<std::sync::Mutex<StreamsCache>>,
+    /// Long event scopes read from `log_scopes`, by reference.
+    log_scopes: Arc<log_scopes::ScopeCache>,
 }
 
 type StreamsCache = std::collections::HashMap<i64, (u64, Arc<Vec<(String, serde_json::Value)>>)>;
@@ -161,6 +164,7 @@ impl Store {
             write_lock: (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(()))),
             config_gen: Arc::default(),
             streams: Arc::default(),
+            log_scopes: Arc::default(),
         };
         schema::migrate(&store).await?;
         if dialect == Dialect::Sqlite {

@@ -15,6 +15,7 @@ use serde_json::Value;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use crate::docs::parse;
+use crate::log_scopes::{document, scope_ref, store_scopes};
 use crate::sql::{Arg, Script, Sql};
 use crate::{get_i64, get_str, Dialect, Result, Store, StoreError};
 
@@ -92,15 +93,17 @@ impl Store {
             return Ok(());
         }
         let streams = self.tenant_streams(tx, tenant).await?;
+        let refs: Vec<Option<String>> = events.iter().map(|e| scope_ref(e.borrow())).collect();
+        store_scopes(script, tenant, events, &refs);
         if streams.is_empty() {
             // No outbox entries to key on `seq`: one statement for many events.
-            for chunk in events.chunks(16) {
+            for (chunk, refs) in events.chunks(16).zip(refs.chunks(16)) {
                 let q = script.statement(INSERT_LOG);
-                for (i, e) in chunk.iter().enumerate() {
+                for (i, (e, r)) in chunk.iter().zip(refs).enumerate() {
                     if i > 0 {
                         q.push(", ");
                     }
-                    log_values(q, tenant, e.borrow())?;
+                    log_values(q, tenant, e.borrow(), r.as_deref())?;
                 }
             }
             return Ok(());
@@ -112,9 +115,9 @@ impl Store {
             Dialect::Sqlite => "(SELECT max(seq) FROM logs)",
             Dialect::Postgres => "currval(pg_get_serial_sequence('logs', 'seq'))",
         };
-        for e in events {
+        for (e, r) in events.iter().zip(&refs) {
             let e = e.borrow();
-            log_values(script.statement(INSERT_LOG), tenant, e)?;
+            log_values(script.statement(INSERT_LOG), tenant, e, r.as_deref())?;
             for (id, sdoc) in streams.iter() {
                 if stream_takes(sdoc, &e.kind) {
                     let o = script.statement("INSERT INTO log_outbox (tenant_id, stream_id, log_seq) VALUES (");
@@ -155,17 +158,18 @@ impl Store {
     }
 }
 
-const INSERT_LOG: &str = "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, doc) VALUES ";
+pub(crate) const INSERT_LOG: &str = "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, scope_ref, doc) VALUES ";
 
-/// `(tenant_id, log_id, …, doc)` of one event, for `INSERT INTO logs`.
-fn log_values(q: &mut Sql, tenant: i64, e: &LogEvent) -> Result<()> {
-    let doc = serde_json::to_string(e).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+/// `(tenant_id, log_id, …, doc)` of one event, for `INSERT INTO logs`;
+/// `scope_ref` names its scope when that is stored apart (`log_scopes`).
+pub(crate) fn log_values(q: &mut Sql, tenant: i64, e: &LogEvent, scope_ref: Option<&str>) -> Result<()> {
+    let doc = document(e, scope_ref)?;
     q.push("(").int(tenant).push(", ").text(&e.log_id).push(", ").int(parse_iso_ms(&e.date).unwrap_or(0));
     q.push(", ").text(&e.kind);
     for v in [&e.user_id, &e.user_name, &e.client_id, &e.client_name, &e.connection, &e.ip, &e.audience, &e.hostname] {
         q.push(", ").arg(opt(v));
     }
-    q.push(", ").text(doc).push(")");
+    q.push(", ").arg(opt(&scope_ref.map(str::to_string))).push(", ").text(doc).push(")");
     Ok(())
 }
 
@@ -204,13 +208,10 @@ impl Store {
     }
 
     pub async fn get_log(&self, tenant: i64, log_id: &str) -> Result<Option<LogEvent>> {
-        let mut q = Sql::new("SELECT doc FROM logs WHERE tenant_id = ");
+        let mut q = Sql::new("SELECT doc, scope_ref FROM logs WHERE tenant_id = ");
         q.int(tenant).push(" AND log_id = ").text(log_id);
-        q.build()
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| serde_json::from_str(&get_str(&r, "doc")?).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .transpose()
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(self.decode_logs(tenant, &rows).await?.pop())
     }
 
     /// SQLite's plan for the first page of `search_logs` (newest first), for
@@ -233,10 +234,7 @@ impl Store {
     ) -> Result<(Vec<LogEvent>, Option<u64>)> {
         let q = self.log_page_sql("", tenant, filter, sort, offset, limit)?;
         let rows = q.build().fetch_all(&self.pool).await?;
-        let events = rows
-            .iter()
-            .map(|r| serde_json::from_str(&get_str(r, "doc")?).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .collect::<Result<Vec<LogEvent>>>()?;
+        let events = self.decode_logs(tenant, &rows).await?;
         let total = if with_total {
             let mut c = Sql::new("SELECT COUNT(*) AS n FROM logs l WHERE l.tenant_id = ");
             c.int(tenant).push(" AND ");
@@ -250,12 +248,10 @@ impl Store {
 
     /// Up to `take` events after `from` (a log_id), oldest first.
     pub async fn logs_after(&self, tenant: i64, from: &str, take: u64) -> Result<Vec<LogEvent>> {
-        let mut q = Sql::new("SELECT doc FROM logs WHERE tenant_id = ");
+        let mut q = Sql::new("SELECT doc, scope_ref FROM logs WHERE tenant_id = ");
         q.int(tenant).push(" AND log_id > ").text(from).push(" ORDER BY log_id ASC LIMIT ").int(take as i64);
         let rows = q.build().fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| serde_json::from_str(&get_str(r, "doc")?).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .collect()
+        self.decode_logs(tenant, &rows).await
     }
 
     /// Deletes up to `batch` events older than `cutoff_ms` (of any tenant
@@ -291,7 +287,9 @@ impl Store {
         limit: u64,
     ) -> Result<Sql> {
         let mut q = Sql::new(prefix);
-        q.push("SELECT doc FROM logs l WHERE l.tenant_id = ").int(tenant).push(" AND ");
+        q.push("SELECT l.doc AS doc, l.scope_ref AS scope_ref FROM logs l WHERE l.tenant_id = ")
+            .int(tenant)
+            .push(" AND ");
         self.log_condition(&mut q, filter)?;
         q.push(if sort.descending { " ORDER BY l.log_id DESC" } else { " ORDER BY l.log_id ASC" });
         q.push(" LIMIT ").int(limit as i64).push(" OFFSET ").int(offset.min(i64::MAX as u64) as i64);

@@ -308,6 +308,16 @@ DROP INDEX logs_date;
 DROP INDEX logs_user;
 CREATE INDEX logs_user ON logs (tenant_id, user_id, log_id) WHERE user_id IS NOT NULL
 "#,
+    // Long scopes of events stored once (see `log_scopes`).
+    r#"
+CREATE TABLE log_scopes (
+    tenant_id BIGINT NOT NULL,
+    hash TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, hash)
+);
+ALTER TABLE logs ADD COLUMN scope_ref TEXT
+"#,
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

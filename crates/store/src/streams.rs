@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::docs::parse;
 use crate::sql::Sql;
-use crate::{get_i64, get_str, Result, Store, StoreError};
+use crate::{get_i64, get_str, Result, Store};
 
 /// A stream to deliver: its tenant, id and document.
 #[derive(Debug, Clone)]
@@ -101,21 +101,23 @@ impl Store {
     /// the first event not yet due, so a stream's events go out in order.
     pub async fn log_outbox_batch(&self, tenant: i64, stream: &str, now_ms: i64, limit: u64) -> Result<Vec<Queued>> {
         let mut q = Sql::new(
-            "SELECT o.seq AS seq, o.attempts AS attempts, o.next_attempt AS next_attempt, l.doc AS doc \
-             FROM log_outbox o JOIN logs l ON l.seq = o.log_seq WHERE o.tenant_id = ",
+            "SELECT o.seq AS seq, o.attempts AS attempts, o.next_attempt AS next_attempt, l.doc AS doc, \
+             l.scope_ref AS scope_ref FROM log_outbox o JOIN logs l ON l.seq = o.log_seq WHERE o.tenant_id = ",
         );
         q.int(tenant).push(" AND o.stream_id = ").text(stream).push(" ORDER BY o.seq LIMIT ").int(limit as i64);
-        let rows = q.build().fetch_all(&self.pool).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            if get_i64(&r, "next_attempt")? > now_ms {
+        let mut rows = q.build().fetch_all(&self.pool).await?;
+        let mut due = 0;
+        for r in &rows {
+            if get_i64(r, "next_attempt")? > now_ms {
                 break;
             }
-            out.push(Queued {
-                seq: get_i64(&r, "seq")?,
-                attempts: get_i64(&r, "attempts")?,
-                event: serde_json::from_str(&get_str(&r, "doc")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            });
+            due += 1;
+        }
+        rows.truncate(due);
+        let events = self.decode_logs(tenant, &rows).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (r, event) in rows.iter().zip(events) {
+            out.push(Queued { seq: get_i64(r, "seq")?, attempts: get_i64(r, "attempts")?, event });
         }
         Ok(out)
     }

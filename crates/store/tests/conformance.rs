@@ -596,6 +596,70 @@ async fn events_reach_the_outbox_of_the_streams_that_take_them() {
     finish(bs).await;
 }
 
+/// A long scope (an application granted every Management API scope) is
+/// stored once per tenant and named by each event that has it; a short one
+/// stays in the event. Every read (by id, search, checkpoint, a stream's
+/// outbox) gives the events back as they were made.
+#[tokio::test]
+async fn long_event_scopes_are_stored_once_and_read_back() {
+    use castellan_domain::log_event::LogEvent;
+    use castellan_store::LogSort;
+    use sqlx::Row;
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let (t1, t2) = (tenant(s, "sc1.example").await, tenant(s, "sc2.example").await);
+        let all = json!({"name": "all", "type": "http", "status": "active"});
+        s.insert_log_stream(t1, "lst_all", &all, 1, &[]).await.unwrap();
+        let long = (0..60).map(|i| format!("read:thing_{i}")).collect::<Vec<_>>().join(" ");
+        let other = format!("{long} update:thing");
+        assert!(long.len() > 256);
+        let event = |ms: i64, scope: &str| {
+            let mut e = LogEvent::new("seccft", 1_700_000_000_000 + ms);
+            e.client_id = Some("app".into());
+            e.scope = Some(scope.to_string());
+            e
+        };
+        let made = [(t1, event(1, &long)), (t1, event(2, &long)), (t2, event(3, &long)), (t1, event(4, "read:users"))];
+        let refs: Vec<(i64, &LogEvent)> = made.iter().map(|(t, e)| (*t, e)).collect();
+        s.insert_logs_grouped(&refs).await.unwrap();
+        s.insert_logs(t1, &[event(5, &other)]).await.unwrap();
+        s.insert_logs_bulk(t2, &[event(6, &other), event(7, &long)]).await.unwrap();
+        let scopes =
+            |events: Vec<LogEvent>| events.into_iter().map(|e| e.scope.unwrap_or_default()).collect::<Vec<_>>();
+        let want1 = vec![long.clone(), long.clone(), "read:users".to_string(), other.clone()];
+        let want2 = vec![long.clone(), other.clone(), long.clone()];
+        let seccft = parse("type:seccft", &LogSchema).unwrap();
+        let oldest = LogSort { descending: false };
+        let (found, total) = s.search_logs(t1, &seccft, oldest, 0, 100, true).await.unwrap();
+        assert_eq!((scopes(found), total), (want1.clone(), Some(4)), "{}", b.name);
+        assert_eq!(scopes(s.logs_after(t2, "", 100).await.unwrap()), want2, "{}", b.name);
+        let queued = s.log_outbox_batch(t1, "lst_all", i64::MAX, 100).await.unwrap();
+        assert_eq!(scopes(queued.into_iter().map(|q| q.event).collect()), want1, "{}", b.name);
+        for (t, e) in &made {
+            assert_eq!(s.get_log(*t, &e.log_id).await.unwrap().as_ref(), Some(e), "{}", b.name);
+        }
+        // What was written: each long scope once per tenant, the events
+        // naming it, their documents without it.
+        let raw = sqlx::AnyPool::connect(&b.url).await.unwrap();
+        for (t, n) in [(t1, 2), (t2, 2)] {
+            let q = format!("SELECT COUNT(*) AS n FROM log_scopes WHERE tenant_id = {t}");
+            assert_eq!(sqlx::query(&q).fetch_one(&raw).await.unwrap().get::<i64, _>("n"), n, "{}", b.name);
+        }
+        let q = format!("SELECT doc, scope_ref FROM logs WHERE tenant_id = {t1} ORDER BY log_id");
+        let rows = sqlx::query(&q).fetch_all(&raw).await.unwrap();
+        let stored: Vec<(bool, bool)> = rows
+            .iter()
+            .map(|r| {
+                (r.get::<String, _>("doc").contains("\"scope\""), r.get::<Option<String>, _>("scope_ref").is_some())
+            })
+            .collect();
+        assert_eq!(stored, vec![(false, true), (false, true), (true, false), (false, true)], "{}", b.name);
+        raw.close().await;
+    }
+    finish(bs).await;
+}
+
 /// `_exists_` on a metadata path: a path that holds only objects is read in
 /// key order from the value index (no sort of every match), and counts each
 /// user once even with several objects; a path holding values for some

@@ -10,6 +10,8 @@ use castellan_store::{Dialect, Store};
 pub struct Backend {
     pub name: &'static str,
     pub store: Store,
+    /// The store's URL, for tests that look at what it wrote.
+    pub url: String,
     cleanup: Option<(String, String)>,
     _dir: Option<TempDir>,
 }
@@ -29,8 +31,9 @@ pub fn unique(prefix: &str) -> String {
 pub async fn backends() -> Vec<Backend> {
     let dir = std::env::temp_dir().join(unique("castellan_store"));
     std::fs::create_dir_all(&dir).unwrap();
-    let sqlite = Store::connect(&Store::sqlite_url(&dir.join("t.db"))).await.unwrap();
-    let mut out = vec![Backend { name: "sqlite", store: sqlite, cleanup: None, _dir: Some(TempDir(dir)) }];
+    let url = Store::sqlite_url(&dir.join("t.db"));
+    let sqlite = Store::connect(&url).await.unwrap();
+    let mut out = vec![Backend { name: "sqlite", store: sqlite, url, cleanup: None, _dir: Some(TempDir(dir)) }];
     match std::env::var("CASTELLAN_TEST_PG_URL") {
         Ok(url) if !url.is_empty() => {
             let db = unique("castellan_test");
@@ -38,9 +41,10 @@ pub async fn backends() -> Vec<Backend> {
             sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap();
             admin.close().await;
             let (base, _) = url.rsplit_once('/').unwrap();
-            let store = Store::connect(&format!("{base}/{db}")).await.unwrap();
+            let own = format!("{base}/{db}");
+            let store = Store::connect(&own).await.unwrap();
             assert_eq!(store.dialect(), Dialect::Postgres);
-            out.push(Backend { name: "postgres", store, cleanup: Some((url, db)), _dir: None });
+            out.push(Backend { name: "postgres", store, url: own, cleanup: Some((url, db)), _dir: None });
         }
         _ => {
             assert!(
