@@ -24,6 +24,10 @@ pub struct Row {
     pub matches: Option<u64>,
     /// Largest server RSS sampled during the run.
     pub rss_mib: Option<f64>,
+    /// The server's CPU time per request over the measured seconds, in
+    /// microseconds (every thread; less sensitive than req/s to other work
+    /// on a shared machine).
+    pub cpu_us: Option<f64>,
     /// 1-minute load average at the end of the run, and (with --quiet-wait)
     /// how busy the CPUs were just before it.
     pub load: String,
@@ -45,13 +49,14 @@ impl Row {
             errors: s.errors,
             matches: None,
             rss_mib: None,
+            cpu_us: None,
             load: crate::server::loadavg(),
             note: String::new(),
         }
     }
 }
 
-pub const HEADER: &str = "| workload | conns | secs | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | matches | RSS MiB | load | note |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|";
+pub const HEADER: &str = "| workload | conns | secs | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | matches | RSS MiB | CPU µs/req | load | note |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|";
 
 fn ms(v: f64) -> String {
     if v >= 100.0 {
@@ -65,7 +70,7 @@ fn ms(v: f64) -> String {
 
 pub fn line(r: &Row) -> String {
     format!(
-        "| {} | {} | {:.1} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {:.1} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         r.workload,
         r.conns,
         r.secs,
@@ -78,6 +83,7 @@ pub fn line(r: &Row) -> String {
         r.errors,
         r.matches.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
         r.rss_mib.map(|m| format!("{m:.0}")).unwrap_or_else(|| "-".into()),
+        r.cpu_us.map(|c| format!("{c:.0}")).unwrap_or_else(|| "-".into()),
         r.load,
         r.note
     )

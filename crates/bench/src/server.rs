@@ -148,6 +148,22 @@ fn status_field(pid: u32, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU time (user + system, every thread, exited ones included) of several
+/// processes, in seconds: /proc/PID/stat counts it in USER_HZ ticks, which
+/// Linux fixes at 100 a second for user space.
+pub fn cpu_secs(pids: &[u32]) -> Option<f64> {
+    let mut ticks = 0u64;
+    for pid in pids {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces and parentheses).
+        let rest = &s[s.rfind(')')? + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+        ticks += f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    }
+    Some(ticks as f64 / 100.0)
+}
+
 /// Sum of VmRSS over several processes (a node cluster), KiB.
 pub fn rss_sum_kib(pids: &[u32]) -> Option<u64> {
     let v: Vec<u64> = pids.iter().filter_map(|p| rss_kib(*p)).collect();

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::client::Target;
 use crate::data::Rng;
@@ -64,10 +64,11 @@ fn expand(items: &[String]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Samples the RSS of `pids` every 100 ms until stopped; the largest value.
+/// Samples the RSS and the CPU time of `pids` every 100 ms until stopped.
 struct RssSampler {
     stop: Arc<AtomicBool>,
     max: Arc<AtomicU64>,
+    cpu: Arc<std::sync::Mutex<Vec<(Instant, f64)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -75,23 +76,35 @@ impl RssSampler {
     fn start(pids: Vec<u32>) -> RssSampler {
         let stop = Arc::new(AtomicBool::new(false));
         let max = Arc::new(AtomicU64::new(0));
-        let (s, m) = (stop.clone(), max.clone());
+        let cpu = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (s, m, c) = (stop.clone(), max.clone(), cpu.clone());
         let task = tokio::spawn(async move {
             while !s.load(Ordering::Relaxed) {
                 if let Some(kib) = server::rss_sum_kib(&pids) {
                     m.fetch_max(kib, Ordering::Relaxed);
                 }
+                if let Some(secs) = server::cpu_secs(&pids) {
+                    c.lock().unwrap_or_else(|p| p.into_inner()).push((Instant::now(), secs));
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
-        RssSampler { stop, max, task }
+        RssSampler { stop, max, cpu, task }
     }
 
-    async fn finish(self) -> Option<f64> {
+    /// The largest RSS (MiB), and the cores the server kept busy over the
+    /// last `window` of the run (the measured part, after the warm-up).
+    async fn finish(self, window: Duration) -> (Option<f64>, Option<f64>) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.task.await;
         let kib = self.max.load(Ordering::Relaxed);
-        (kib > 0).then(|| kib as f64 / 1024.0)
+        let samples = self.cpu.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let cores = samples.last().and_then(|&(end, end_cpu)| {
+            let &(start, start_cpu) = samples.iter().find(|(t, _)| end.duration_since(*t) <= window)?;
+            let secs = end.duration_since(start).as_secs_f64();
+            (secs >= 0.3).then(|| (end_cpu - start_cpu) / secs)
+        });
+        ((kib > 0).then(|| kib as f64 / 1024.0), cores)
     }
 }
 
@@ -123,9 +136,17 @@ impl Env {
     }
 
     async fn measure(&self, plan: &Plan, salt: u64) -> (Stats, Option<f64>) {
+        let (stats, rss, _) = self.measure_cpu(plan, salt).await;
+        (stats, rss)
+    }
+
+    /// `measure`, with the cores the server kept busy meanwhile (meaningful
+    /// only when nothing else runs against it).
+    async fn measure_cpu(&self, plan: &Plan, salt: u64) -> (Stats, Option<f64>, Option<f64>) {
         let sampler = RssSampler::start(self.pids.clone());
         let stats = runner::run(&self.target, self.ctx.clone(), plan, salt).await;
-        (stats, sampler.finish().await)
+        let (rss, cores) = sampler.finish(plan.duration).await;
+        (stats, rss, cores)
     }
 
     /// `total` of one search of the class, to show how selective it is.
@@ -271,8 +292,8 @@ async fn start_server(
 async fn event_cost(a: &RunArgs, dir: &Path, header: &mut Vec<String>) -> Result<Vec<Row>, String> {
     const WORKLOADS: [&str; 2] = ["token", "patch-user"];
     let mut rows = Vec::new();
-    // (workload, on) -> (req/s, p50, p99) per round
-    let mut seen: Vec<(&str, bool, f64, f64, f64)> = Vec::new();
+    // (workload, events on): (req/s, p50, p99, server CPU µs a request) of each round
+    let mut seen: Vec<((&str, bool), [f64; 4])> = Vec::new();
     for round in 0..a.cost_rounds.max(1) {
         for w in WORKLOADS {
             let order = if round % 2 == 0 { [true, false] } else { [false, true] };
@@ -304,7 +325,7 @@ async fn event_cost(a: &RunArgs, dir: &Path, header: &mut Vec<String>) -> Result
                 .await;
                 s.stop();
                 for mut row in result? {
-                    seen.push((w, on, row.rps, row.p50_ms, row.p99_ms));
+                    seen.push(((w, on), [row.rps, row.p50_ms, row.p99_ms, row.cpu_us.unwrap_or(0.0)]));
                     row.workload =
                         format!("{} (events {}, round {})", row.workload, if on { "on" } else { "off" }, round + 1);
                     rows.push(row);
@@ -312,25 +333,28 @@ async fn event_cost(a: &RunArgs, dir: &Path, header: &mut Vec<String>) -> Result
             }
         }
     }
-    let mean = |w: &str, on: bool, f: fn(&(&str, bool, f64, f64, f64)) -> f64| {
-        let v: Vec<f64> = seen.iter().filter(|x| x.0 == w && x.1 == on).map(f).collect();
+    let mean = |w: &str, on: bool, i: usize| {
+        let v: Vec<f64> = seen.iter().filter(|(k, _)| *k == (w, on)).map(|(_, m)| m[i]).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
     for w in WORKLOADS {
-        let (on, off) = (mean(w, true, |x| x.2), mean(w, false, |x| x.2));
-        let (p50_on, p50_off) = (mean(w, true, |x| x.3), mean(w, false, |x| x.3));
-        let (p99_on, p99_off) = (mean(w, true, |x| x.4), mean(w, false, |x| x.4));
+        let (on, off) = (mean(w, true, 0), mean(w, false, 0));
+        let (p50_on, p50_off) = (mean(w, true, 1), mean(w, false, 1));
+        let (p99_on, p99_off) = (mean(w, true, 2), mean(w, false, 2));
+        let (cpu_on, cpu_off) = (mean(w, true, 3), mean(w, false, 3));
         let cost = if off > 0.0 { (1.0 - on / off) * 100.0 } else { 0.0 };
+        let cpu_cost = if cpu_off > 0.0 { (cpu_on / cpu_off - 1.0) * 100.0 } else { 0.0 };
         let line = format!(
-            "event cost of {w}: {on:.0} req/s with events, {off:.0} without = {cost:.1}% of throughput (target < 10%); p50 {p50_on:.2} vs {p50_off:.2} ms ({:+.1}%), p99 {p99_on:.1} vs {p99_off:.1} ms",
+            "event cost of {w}: {on:.0} req/s with events, {off:.0} without = {cost:.1}% of throughput (target < 10%); server CPU a request {cpu_on:.1} vs {cpu_off:.1} µs ({cpu_cost:+.1}%); p50 {p50_on:.2} vs {p50_off:.2} ms ({:+.1}%), p99 {p99_on:.1} vs {p99_off:.1} ms",
             if p50_off > 0.0 { (p50_on / p50_off - 1.0) * 100.0 } else { 0.0 }
         );
         eprintln!("{line}");
         header.push(line);
         let mut row = Row::new(format!("event cost: {w}"), 0, &Stats::default());
         row.rps = on;
+        row.cpu_us = Some(cpu_on);
         row.note = format!(
-            "{cost:.1}% fewer req/s with events (on {on:.0} vs off {off:.0}, means of {} rounds)",
+            "{cost:.1}% fewer req/s with events (on {on:.0} vs off {off:.0}), {cpu_cost:+.1}% server CPU a request ({cpu_on:.1} vs {cpu_off:.1} µs); means of {} rounds",
             a.cost_rounds.max(1)
         );
         rows.push(row);
@@ -445,8 +469,9 @@ async fn run_on(
             return Err(format!("{w} needs loaded log events (castellan-bench load-logs)"));
         }
         let conns = env.connections(kind);
-        let (stats, rss) = env.measure(&env.plan(kind, conns, None), i as u64).await;
+        let (stats, rss, cores) = env.measure_cpu(&env.plan(kind, conns, None), i as u64).await;
         let mut row = env.row(kind.name(), conns, &stats, rss);
+        row.cpu_us = cores.filter(|_| row.rps > 0.0).map(|c| c * 1e6 / row.rps);
         row.load = format!("{} ({:.0}%)", row.load, busy * 100.0);
         match kind {
             Kind::Search(class) => row.matches = env.matches(class).await,

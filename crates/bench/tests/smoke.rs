@@ -101,6 +101,10 @@ fn every_workload_runs_without_errors_on_a_tiny_data_set() {
     // The exact email search finds its one user.
     let email_row = table.lines().find(|l| l.starts_with("| search:email |")).unwrap_or("");
     assert_eq!(email_row.split('|').nth(11).map(str::trim), Some("1"), "{email_row}");
+    // The server's CPU time a request is measured (from /proc) and plausible.
+    let token_row = table.lines().find(|l| l.starts_with("| token |")).unwrap_or("");
+    let cpu: f64 = token_row.split('|').nth(13).and_then(|c| c.trim().parse().ok()).unwrap_or(0.0);
+    assert!(cpu > 0.0 && cpu < 1e6, "CPU µs a request: {token_row}");
 
     // The tool notices failures: a wrong client secret makes every token request a 401.
     let out = bench(&[
@@ -183,7 +187,7 @@ fn logs_workloads(bin: &str, d: &str) {
     // Every generated event arrived (errors count the missing ones).
     assert_eq!(cell("stream-throughput", 4), "150");
     assert_eq!(cell("stream-throughput", 10), "0");
-    assert!(cell("stream-throughput", 14).contains(" 0 duplicates"), "{table}");
+    assert!(cell("stream-throughput", 15).contains(" 0 duplicates"), "{table}");
 
     // The tool itself fails if the switch does not change what is recorded.
     let mut args = vec!["run", "--data-dir", d, "--workloads", "event-cost", "--cost-rounds", "1"];
