@@ -17,6 +17,7 @@
 mod client;
 mod dashboard;
 mod data;
+mod dump;
 mod load;
 mod load_logs;
 mod logs_data;
@@ -89,6 +90,13 @@ enum Cmd {
         times: usize,
         #[arg(long)]
         bin: Option<PathBuf>,
+    },
+    /// Write the users of a data set as JSON lines to stdout (to load a peer).
+    DumpUsers {
+        #[arg(long)]
+        users: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// List the workloads and search classes.
     List,
@@ -246,6 +254,7 @@ fn main() {
             }
             Cmd::Run(args) => suite::run(args).await,
             Cmd::Startup { data_dir, times, bin } => suite::startup(&data_dir, times, bin.as_deref()).await,
+            Cmd::DumpUsers { users, seed } => dump::dump_users(users, seed),
             Cmd::List => {
                 println!("token                    POST /oauth/token, client credentials (32 connections)");
                 for c in workloads::SEARCH_CLASSES {
