@@ -28,12 +28,30 @@ const CACHE_MAX: usize = 1024;
 
 pub(crate) type ScopeCache = std::sync::Mutex<HashMap<String, Arc<str>>>;
 
+/// Scopes hashed lately, newest last: an application's tokens repeat one
+/// scope, and comparing it with a few kept texts is cheaper than hashing
+/// it again (SHA-256 of 5.5 KB: ~4 µs).
+static RECENT: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+const RECENT_MAX: usize = 16;
+
 /// The reference under which `e`'s scope is stored, when it is long enough
 /// to be stored apart: the hex SHA-256 of the text.
 pub(crate) fn scope_ref(e: &LogEvent) -> Option<String> {
     let scope = e.scope.as_deref().filter(|s| s.len() >= INTERN_MIN)?;
+    {
+        let recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, hash)) = recent.iter().rev().find(|(text, _)| text == scope) {
+            return Some(hash.clone());
+        }
+    }
     let digest = Sha256::digest(scope.as_bytes());
-    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    if recent.len() >= RECENT_MAX {
+        recent.remove(0);
+    }
+    recent.push((scope.to_string(), hash.clone()));
+    Some(hash)
 }
 
 /// Adds to `script` the statement that stores the distinct long scopes of
@@ -70,7 +88,7 @@ pub(crate) fn store_scopes<E: Borrow<LogEvent>>(
 /// `e` as its row's document holds it: without a scope stored apart.
 pub(crate) fn document(e: &LogEvent, scope_ref: Option<&str>) -> Result<String> {
     let out = match scope_ref {
-        Some(_) => serde_json::to_string(&LogEvent { scope: None, ..e.clone() }),
+        Some(_) => e.to_string_without_scope(),
         None => serde_json::to_string(e),
     };
     out.map_err(|err| StoreError::Corrupt(err.to_string()))
@@ -131,5 +149,32 @@ impl Store {
             }
         }
         Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(scope: &str) -> LogEvent {
+        LogEvent { scope: Some(scope.to_string()), ..LogEvent::new("seccft", 1_700_000_000_000) }
+    }
+
+    #[test]
+    fn a_reference_is_the_hash_of_its_text_whether_recently_seen_or_not() {
+        let a = "a".repeat(300);
+        let b = format!("{}b", "a".repeat(299));
+        let direct = |s: &str| Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>();
+        for _ in 0..2 {
+            assert_eq!(scope_ref(&event(&a)), Some(direct(&a)));
+            assert_eq!(scope_ref(&event(&b)), Some(direct(&b)), "same length, other text");
+        }
+        for i in 0..2 * RECENT_MAX {
+            let s = format!("{i:04}{}", "x".repeat(INTERN_MIN));
+            assert_eq!(scope_ref(&event(&s)), Some(direct(&s)));
+        }
+        assert_eq!(scope_ref(&event(&a)), Some(direct(&a)), "after being pushed out");
+        assert_eq!(scope_ref(&event(&"s".repeat(INTERN_MIN - 1))), None, "short scopes stay in the event");
+        assert_eq!(scope_ref(&LogEvent::new("sapi", 0)), None);
     }
 }
