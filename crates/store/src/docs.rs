@@ -216,6 +216,7 @@ impl Store {
         let n = u.build().execute(&mut *tx).await?.rows_affected();
         self.insert_logs_tx(&mut tx, tenant, events).await?;
         tx.commit().await?;
+        self.users_changed();
         self.config_changed();
         Ok(Some(n))
     }

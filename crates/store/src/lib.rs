@@ -79,6 +79,8 @@ pub struct Store {
     streams: Arc<std::sync::Mutex<StreamsCache>>,
     /// Long event scopes read from `log_scopes`, by reference.
     log_scopes: Arc<log_scopes::ScopeCache>,
+    /// Each tenant's user count (SQLite; see `tenant_user_count`).
+    user_counts: Arc<users::UserCounts>,
 }
 
 type StreamsCache = std::collections::HashMap<i64, (u64, Arc<Vec<(String, serde_json::Value)>>)>;
@@ -165,6 +167,7 @@ impl Store {
             config_gen: Arc::default(),
             streams: Arc::default(),
             log_scopes: Arc::default(),
+            user_counts: Arc::default(),
         };
         schema::migrate(&store).await?;
         if dialect == Dialect::Sqlite {

@@ -375,6 +375,18 @@ impl Store {
     }
 
     async fn count_with(&self, tenant: i64, filter: &Filter, driver: Option<usize>) -> Result<u64> {
+        match filter {
+            Filter::All => return self.tenant_user_count(tenant).await,
+            // The tenant's users less the matches of what is negated (two
+            // counts, not one snapshot: under concurrent creation the total
+            // may be off by those users, as any count taken while they come).
+            Filter::Not(inner) if anchored(inner) => {
+                let all = self.tenant_user_count(tenant).await?;
+                let negated = Box::pin(self.count_with(tenant, inner, None)).await?;
+                return Ok(all.saturating_sub(negated));
+            }
+            _ => {}
+        }
         let mut q = Sql::new("");
         self.count_sql(&mut q, tenant, filter, driver);
         let row = q.build().fetch_one(&self.pool).await?;

@@ -596,6 +596,50 @@ async fn events_reach_the_outbox_of_the_streams_that_take_them() {
     finish(bs).await;
 }
 
+/// Totals that count every user of the tenant (no query, or `NOT …`) stay
+/// exact across creations and deletions of every kind, whether or not the
+/// count was just taken (SQLite keeps it between changes).
+#[tokio::test]
+async fn all_user_totals_follow_creations_and_deletions() {
+    use castellan_domain::tenant_model::Connection;
+    use castellan_query::Filter;
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let (t, other) = (tenant(s, "n.example").await, tenant(s, "n2.example").await);
+        let not_winner = parse("NOT app_metadata.winner:true", &UserSchema).unwrap();
+        let check = |want: u64, winners: u64, step: &'static str| {
+            let f = not_winner.clone();
+            async move {
+                for _ in 0..2 {
+                    assert_eq!(s.count_users(t, &Filter::All).await.unwrap(), want, "{}: {step}", b.name);
+                    assert_eq!(s.count_users(t, &f).await.unwrap(), want - winners, "{}: {step}", b.name);
+                    let page = s.search_users(t, &Filter::All, None, 0, 1, true).await.unwrap();
+                    assert_eq!(page.total, Some(want), "{}: {step}", b.name);
+                }
+            }
+        };
+        check(0, 0, "empty").await;
+        let win = json!({"app_metadata": {"winner": true}});
+        s.insert_user(t, &user("n1", "n1@x.com", "N", win), None, &[]).await.unwrap();
+        s.insert_user(other, &user("n1", "n1@x.com", "N", json!({})), None, &[]).await.unwrap();
+        check(1, 1, "one created (another tenant's does not count)").await;
+        let bulk: Vec<(User, Option<String>)> =
+            (2..5).map(|i| (user(&format!("n{i}"), &format!("n{i}@x.com"), "N", json!({})), None)).collect();
+        s.insert_users_bulk(t, &bulk).await.unwrap();
+        check(4, 1, "bulk").await;
+        assert!(s.delete_user(t, "auth0|n2", &[]).await.unwrap());
+        check(3, 1, "one deleted").await;
+        let conn: Connection =
+            serde_json::from_value(json!({"id": "con_db", "name": "db", "strategy": "auth0"})).unwrap();
+        s.insert_connection(t, &conn, &[]).await.unwrap();
+        assert_eq!(s.delete_connection(t, "con_db", "db", &[]).await.unwrap(), Some(3));
+        check(0, 0, "their connection deleted").await;
+        assert_eq!(s.count_users(other, &Filter::All).await.unwrap(), 1, "{}", b.name);
+    }
+    finish(bs).await;
+}
+
 /// A long scope (an application granted every Management API scope) is
 /// stored once per tenant and named by each event that has it; a short one
 /// stays in the event. Every read (by id, search, checkpoint, a stream's
