@@ -125,6 +125,18 @@ impl Store {
     ) -> Result<SearchPage> {
         let refined = self.refine_exists(tenant, filter).await?;
         let filter = &refined;
+        let excluded = match (filter, sort) {
+            (Filter::All, None) => Some(Vec::new()),
+            (Filter::Not(inner), None) if anchored(inner) && self.few_matches(tenant, inner).await? => {
+                Some(self.keys_of(tenant, inner).await?)
+            }
+            _ => None,
+        };
+        if let Some(excluded) = excluded {
+            let users = self.complement_page(tenant, &excluded, offset, limit).await?;
+            let total = if with_total { Some(self.count_with(tenant, filter, None).await?) } else { None };
+            return Ok(SearchPage { users, total });
+        }
         let driver = self.and_driver(tenant, filter).await?;
         let drive = self.drive(tenant, filter, sort, driver).await?;
         if driver.is_some() {
@@ -148,6 +160,50 @@ impl Store {
         let users = self.users_by_pk(&keys).await?;
         let total = if with_total { Some(self.count_with(tenant, filter, driver).await?) } else { None };
         Ok(SearchPage { users, total })
+    }
+
+    /// The sorted keys of `f`'s matches.
+    async fn keys_of(&self, tenant: i64, f: &Filter) -> Result<Vec<i64>> {
+        let mut q = Sql::new("");
+        self.key_set(&mut q, tenant, f);
+        let mut keys: Vec<i64> = Vec::new();
+        for row in q.build().fetch_all(&self.pool).await? {
+            keys.push(get_i64(&row, "pk")?);
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    /// A page, in key order, of the tenant's users less a few (`out`, sorted
+    /// keys: none for a listing without a query, at most `DRIVER_MAX` for
+    /// `NOT …`). Testing every user against the excluded set on the way to
+    /// a deep offset costs four times the walk itself (63 against 15 ms to
+    /// offset 750,000 of a million); instead the user at `offset` is found
+    /// in key order (`key_at_rank`), and the excluded keys before it say how
+    /// far past it the page starts.
+    async fn complement_page(&self, tenant: i64, out: &[i64], offset: u64, limit: u64) -> Result<Vec<StoredUser>> {
+        let Some(start) = self.key_at_rank(tenant, offset).await? else {
+            return Ok(Vec::new());
+        };
+        let index = self.tenant_index();
+        // Users before `start`: `offset` of them, `skip` of which are
+        // excluded; the page is then the excluded-free run from `start` on,
+        // less its first `skip`.
+        let skip = out.partition_point(|&e| e < start);
+        let want = (skip as u64).saturating_add(limit).saturating_add(out.len() as u64);
+        let mut run = Sql::new(&format!("SELECT pk FROM users{index} WHERE tenant_id = "));
+        run.int(tenant).push(" AND pk >= ").int(start);
+        run.push(" ORDER BY pk LIMIT ").int(want.min(i64::MAX as u64) as i64);
+        let mut keys = Vec::new();
+        for row in run.build().fetch_all(&self.pool).await? {
+            let pk = get_i64(&row, "pk")?;
+            if out.binary_search(&pk).is_err() {
+                keys.push(pk);
+            }
+        }
+        let keys: Vec<i64> = keys.into_iter().skip(skip).take(limit.min(usize::MAX as u64) as usize).collect();
+        self.users_by_pk(&keys).await
     }
 
     /// The keys of a page (see `search_users`).
