@@ -97,16 +97,7 @@ impl Store {
         store_scopes(script, tenant, events, &refs);
         if streams.is_empty() {
             // No outbox entries to key on `seq`: one statement for many events.
-            for (chunk, refs) in events.chunks(16).zip(refs.chunks(16)) {
-                let q = script.statement(INSERT_LOG);
-                for (i, (e, r)) in chunk.iter().zip(refs).enumerate() {
-                    if i > 0 {
-                        q.push(", ");
-                    }
-                    log_values(q, tenant, e.borrow(), r.as_deref())?;
-                }
-            }
-            return Ok(());
+            return log_rows(script, tenant, events, &refs, 16);
         }
         // The seq the event just inserted got: on SQLite the write
         // transaction holds the database's only write lock, so it is the
@@ -158,11 +149,32 @@ impl Store {
     }
 }
 
-pub(crate) const INSERT_LOG: &str = "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, scope_ref, doc) VALUES ";
+/// The INSERTs of `events` (`refs` as `scope_ref` gave them), `per` rows
+/// to a statement.
+pub(crate) fn log_rows<E: Borrow<LogEvent>>(
+    script: &mut Script,
+    tenant: i64,
+    events: &[E],
+    refs: &[Option<String>],
+    per: usize,
+) -> Result<()> {
+    for (chunk, refs) in events.chunks(per).zip(refs.chunks(per)) {
+        let q = script.statement(INSERT_LOG);
+        for (i, (e, r)) in chunk.iter().zip(refs).enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            log_values(q, tenant, e.borrow(), r.as_deref())?;
+        }
+    }
+    Ok(())
+}
+
+const INSERT_LOG: &str = "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, scope_ref, doc) VALUES ";
 
 /// `(tenant_id, log_id, …, doc)` of one event, for `INSERT INTO logs`;
 /// `scope_ref` names its scope when that is stored apart (`log_scopes`).
-pub(crate) fn log_values(q: &mut Sql, tenant: i64, e: &LogEvent, scope_ref: Option<&str>) -> Result<()> {
+fn log_values(q: &mut Sql, tenant: i64, e: &LogEvent, scope_ref: Option<&str>) -> Result<()> {
     let doc = document(e, scope_ref)?;
     q.push("(").int(tenant).push(", ").text(&e.log_id).push(", ").int(parse_iso_ms(&e.date).unwrap_or(0));
     q.push(", ").text(&e.kind);

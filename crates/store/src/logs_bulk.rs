@@ -6,7 +6,7 @@
 use castellan_domain::log_event::LogEvent;
 
 use crate::log_scopes::{scope_ref, store_scopes};
-use crate::logs::{log_values, INSERT_LOG};
+use crate::logs::log_rows;
 use crate::sql::Script;
 use crate::{Result, Store};
 
@@ -22,15 +22,7 @@ impl Store {
         let refs: Vec<Option<String>> = events.iter().map(scope_ref).collect();
         let mut script = Script::new(self.dialect);
         store_scopes(&mut script, tenant, events, &refs);
-        for (chunk, refs) in events.chunks(ROWS_PER_STATEMENT).zip(refs.chunks(ROWS_PER_STATEMENT)) {
-            let q = script.statement(INSERT_LOG);
-            for (i, (e, r)) in chunk.iter().zip(refs).enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                log_values(q, tenant, e, r.as_deref())?;
-            }
-        }
+        log_rows(&mut script, tenant, events, &refs, ROWS_PER_STATEMENT)?;
         script.run(&mut tx).await?;
         tx.commit().await?;
         Ok(())

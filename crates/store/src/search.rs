@@ -127,14 +127,18 @@ impl Store {
         let filter = &refined;
         let excluded = match (filter, sort) {
             (Filter::All, None) => Some(Vec::new()),
-            (Filter::Not(inner), None) if anchored(inner) && self.few_matches(tenant, inner).await? => {
-                Some(self.keys_of(tenant, inner).await?)
-            }
+            (Filter::Not(inner), None) if anchored(inner) => self.few_keys(tenant, inner).await?,
             _ => None,
         };
         if let Some(excluded) = excluded {
             let users = self.complement_page(tenant, &excluded, offset, limit).await?;
-            let total = if with_total { Some(self.count_with(tenant, filter, None).await?) } else { None };
+            // The tenant's users less the excluded ones (what `count_with`
+            // would count again).
+            let total = if with_total {
+                Some(self.tenant_user_count(tenant).await?.saturating_sub(excluded.len() as u64))
+            } else {
+                None
+            };
             return Ok(SearchPage { users, total });
         }
         let mut counted = None;
@@ -156,21 +160,14 @@ impl Store {
         if driver.is_some() {
             // At most DRIVER_MAX candidates: every match's key, in order, in
             // one query gives both the page and the total.
-            let q = self.page_sql("", tenant, filter, sort, (driver, drive), (0, DRIVER_MAX as u64));
-            let mut all = Vec::new();
-            for row in q.build().fetch_all(&self.pool).await? {
-                all.push(get_i64(&row, "pk")?);
-            }
+            let all =
+                self.pks(&self.page_sql("", tenant, filter, sort, (driver, drive), (0, DRIVER_MAX as u64))).await?;
             let start = (offset.min(all.len() as u64)) as usize;
             let end = start.saturating_add(limit.min(usize::MAX as u64) as usize).min(all.len());
             let users = self.users_by_pk(&all[start..end]).await?;
             return Ok(SearchPage { users, total: with_total.then_some(all.len() as u64) });
         }
-        let q = self.page_sql("", tenant, filter, sort, (driver, drive), (offset, limit));
-        let mut keys = Vec::new();
-        for row in q.build().fetch_all(&self.pool).await? {
-            keys.push(get_i64(&row, "pk")?);
-        }
+        let keys = self.pks(&self.page_sql("", tenant, filter, sort, (driver, drive), (offset, limit))).await?;
         let users = self.users_by_pk(&keys).await?;
         let total = match (with_total, counted) {
             (false, _) => None,
@@ -203,24 +200,33 @@ impl Store {
         self.term_condition_on(&mut q, "p", kind, cond);
         q.push(") ORDER BY u.pk LIMIT ").int(limit.min(i64::MAX as u64) as i64);
         q.push(" OFFSET ").int(offset.min(i64::MAX as u64) as i64);
+        let keys = self.pks(&q).await?;
+        self.users_by_pk(&keys).await
+    }
+
+    /// The `pk` column of what `q` selects, in its order.
+    pub(crate) async fn pks(&self, q: &Sql) -> Result<Vec<i64>> {
         let mut keys = Vec::new();
         for row in q.build().fetch_all(&self.pool).await? {
             keys.push(get_i64(&row, "pk")?);
         }
-        self.users_by_pk(&keys).await
+        Ok(keys)
     }
 
-    /// The sorted keys of `f`'s matches.
-    async fn keys_of(&self, tenant: i64, f: &Filter) -> Result<Vec<i64>> {
-        let mut q = Sql::new("");
+    /// The sorted keys of `f`'s matches when they are few (the rows of its
+    /// key set at most `DRIVER_MAX`, as `few_matches` counts them), read
+    /// once; None when there are more.
+    async fn few_keys(&self, tenant: i64, f: &Filter) -> Result<Option<Vec<i64>>> {
+        let mut q = Sql::new("SELECT e.pk AS pk FROM (");
         self.key_set(&mut q, tenant, f);
-        let mut keys: Vec<i64> = Vec::new();
-        for row in q.build().fetch_all(&self.pool).await? {
-            keys.push(get_i64(&row, "pk")?);
+        q.push(") e LIMIT ").int(DRIVER_MAX + 1);
+        let mut keys = self.pks(&q).await?;
+        if keys.len() as i64 > DRIVER_MAX {
+            return Ok(None);
         }
         keys.sort_unstable();
         keys.dedup();
-        Ok(keys)
+        Ok(Some(keys))
     }
 
     /// A page, in key order, of the tenant's users less a few (`out`, sorted
@@ -243,14 +249,14 @@ impl Store {
         let mut run = Sql::new(&format!("SELECT pk FROM users{index} WHERE tenant_id = "));
         run.int(tenant).push(" AND pk >= ").int(start);
         run.push(" ORDER BY pk LIMIT ").int(want.min(i64::MAX as u64) as i64);
-        let mut keys = Vec::new();
-        for row in run.build().fetch_all(&self.pool).await? {
-            let pk = get_i64(&row, "pk")?;
-            if out.binary_search(&pk).is_err() {
-                keys.push(pk);
-            }
-        }
-        let keys: Vec<i64> = keys.into_iter().skip(skip).take(limit.min(usize::MAX as u64) as usize).collect();
+        let keys: Vec<i64> = self
+            .pks(&run)
+            .await?
+            .into_iter()
+            .filter(|pk| out.binary_search(pk).is_err())
+            .skip(skip)
+            .take(limit.min(usize::MAX as u64) as usize)
+            .collect();
         self.users_by_pk(&keys).await
     }
 

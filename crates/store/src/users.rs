@@ -235,11 +235,7 @@ impl Store {
         q.push(self.tenant_index()).push(" WHERE u.tenant_id = ").int(tenant);
         q.push(" AND u.pk > s.pk ORDER BY u.pk LIMIT 1 OFFSET ").int(RANK_STEP as i64 - 1);
         q.push(") FROM s WHERE s.pk IS NOT NULL) SELECT pk FROM s WHERE pk IS NOT NULL");
-        let mut keys = Vec::new();
-        for row in q.build().fetch_all(&self.pool).await? {
-            keys.push(get_i64(&row, "pk")?);
-        }
-        let keys = Arc::new(keys);
+        let keys = Arc::new(self.pks(&q).await?);
         let current = self.user_counts.generation.load(Ordering::SeqCst) == generation;
         let mut ranks = self.user_counts.ranks.lock().unwrap_or_else(|p| p.into_inner());
         // Kept even when a change came meanwhile (never to answer with, as
