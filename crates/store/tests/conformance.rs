@@ -723,6 +723,11 @@ async fn deep_pages_of_everyone() {
             ids.iter().filter(|id| !winner(id[7..].parse::<usize>().unwrap())).cloned().collect()
         };
         check(ids.clone(), kept(&ids), "loaded").await;
+        // The largest offset paging can ask for: an empty page, no error.
+        for f in [&Filter::All, &not_winner] {
+            let page = s.search_users(t, f, None, u64::MAX, 3, true).await.unwrap();
+            assert!(page.users.is_empty(), "{}", b.name);
+        }
         // Changes: the kept keys are read again (or the walk is plain) and
         // pages stay exact.
         for gone in ["auth0|d5", "auth0|d4096", "auth0|d9000"] {
@@ -779,6 +784,9 @@ async fn broad_unordered_conditions_page_in_key_order() {
                 assert_eq!(got, w, "{}: {q}, offset {offset}, limit {limit}", b.name);
                 assert_eq!(page.total, Some(want.len() as u64), "{}: {q}", b.name);
             }
+            let page = s.search_users(t, &f, None, u64::MAX, 5, true).await.unwrap();
+            assert!(page.users.is_empty(), "{}: {q} at the largest offset", b.name);
+            assert_eq!(page.total, Some(want.len() as u64), "{}: {q}", b.name);
         }
     }
     finish(bs).await;
