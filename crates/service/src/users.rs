@@ -169,54 +169,47 @@ impl App {
                 code: "insufficient_scope",
             });
         }
+        // Most updates (metadata, names, blocked) need nothing but the row:
+        // it is read and written in one transaction under the write lock.
+        if patch.password.is_none() && patch.username.is_keep() {
+            let now = format_ms(self.now_ms());
+            let done = self
+                .store
+                .update_user_with(tenant.id, id, |stored| {
+                    let mut u = stored.user;
+                    apply_patch(&patch, &mut u);
+                    u.updated_at = now;
+                    let out = u.to_json();
+                    let events = vec![self.sapi(tenant, caller, 200, Some(body), Some(&out))];
+                    Ok::<_, ServiceError>((u, events, out))
+                })
+                .await;
+            return match done {
+                Ok(Some(r)) => r,
+                Ok(None) => Err(ServiceError::user_not_found()),
+                Err(StoreError::Conflict(_)) => {
+                    Err(ServiceError::bad_request("The specified new email already exists", None))
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
         let stored = self.store.get_user(tenant.id, id).await?.ok_or_else(ServiceError::user_not_found)?;
         let before = stored.user.clone();
         let mut u = stored.user;
         let now = format_ms(self.now_ms());
         // The connection's settings matter only to a new username or
-        // password (most updates touch metadata: no read for them).
+        // password.
         let conn = match u.connection() {
-            Some(name) if !patch.username.is_keep() || patch.password.is_some() => {
-                self.store.connection_by_name(tenant.id, name).await?
-            }
+            Some(name) => self.store.connection_by_name(tenant.id, name).await?,
             _ => None,
         };
-        let apply = |slot: &mut Option<String>, c: &Change<String>| match c {
-            Change::Keep => {}
-            Change::Unset => *slot = None,
-            Change::Set(v) => *slot = Some(v.clone()),
-        };
-        if let Change::Set(_) | Change::Unset = &patch.email {
-            apply(&mut u.email, &patch.email);
-            u.email_verified = patch.email_verified.unwrap_or(false);
-        } else if let Some(v) = patch.email_verified {
-            u.email_verified = v;
-        }
         if !patch.username.is_keep() && !conn.as_ref().is_some_and(|c| c.options.requires_username.unwrap_or(false)) {
             return Err(ServiceError::bad_request(
                 "Cannot set username for connection without requires_username.",
                 None,
             ));
         }
-        apply(&mut u.username, &patch.username);
-        apply(&mut u.phone_number, &patch.phone_number);
-        apply(&mut u.given_name, &patch.given_name);
-        apply(&mut u.family_name, &patch.family_name);
-        apply(&mut u.name, &patch.name);
-        apply(&mut u.nickname, &patch.nickname);
-        apply(&mut u.picture, &patch.picture);
-        if let Some(v) = patch.phone_verified {
-            u.phone_verified = Some(v);
-        }
-        if let Some(b) = patch.blocked {
-            u.blocked = Some(b);
-        }
-        if let Some(m) = &patch.user_metadata {
-            u.user_metadata = metadata::merge(u.user_metadata.as_ref(), m);
-        }
-        if let Some(m) = &patch.app_metadata {
-            u.app_metadata = metadata::merge(u.app_metadata.as_ref(), m);
-        }
+        apply_patch(&patch, &mut u);
         let mut new_hash = None;
         if let Some(pw) = &patch.password {
             let conn = conn
@@ -391,6 +384,41 @@ fn new_user(input: &CreateUser, connection: &str, now_ms: i64) -> User {
         last_password_reset: None,
         user_metadata: input.user_metadata.clone(),
         app_metadata: input.app_metadata.clone(),
+    }
+}
+
+/// Applies a PATCH's profile fields and metadata to `u` (not the password,
+/// and not `updated_at`).
+fn apply_patch(patch: &user_input::UserPatch, u: &mut User) {
+    let apply = |slot: &mut Option<String>, c: &Change<String>| match c {
+        Change::Keep => {}
+        Change::Unset => *slot = None,
+        Change::Set(v) => *slot = Some(v.clone()),
+    };
+    if let Change::Set(_) | Change::Unset = &patch.email {
+        apply(&mut u.email, &patch.email);
+        u.email_verified = patch.email_verified.unwrap_or(false);
+    } else if let Some(v) = patch.email_verified {
+        u.email_verified = v;
+    }
+    apply(&mut u.username, &patch.username);
+    apply(&mut u.phone_number, &patch.phone_number);
+    apply(&mut u.given_name, &patch.given_name);
+    apply(&mut u.family_name, &patch.family_name);
+    apply(&mut u.name, &patch.name);
+    apply(&mut u.nickname, &patch.nickname);
+    apply(&mut u.picture, &patch.picture);
+    if let Some(v) = patch.phone_verified {
+        u.phone_verified = Some(v);
+    }
+    if let Some(b) = patch.blocked {
+        u.blocked = Some(b);
+    }
+    if let Some(m) = &patch.user_metadata {
+        u.user_metadata = metadata::merge(u.user_metadata.as_ref(), m);
+    }
+    if let Some(m) = &patch.app_metadata {
+        u.app_metadata = metadata::merge(u.app_metadata.as_ref(), m);
     }
 }
 

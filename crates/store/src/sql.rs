@@ -155,16 +155,29 @@ impl Script {
         before: &str,
         after: &str,
     ) -> Result<Vec<u64>, sqlx::Error> {
+        Ok(self.fetch_wrapped(conn, before, after, false).await?.0)
+    }
+
+    /// `run_wrapped` that also returns the rows each statement selected
+    /// (when `rows`; empty lists otherwise), in statement order.
+    pub(crate) async fn fetch_wrapped(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        before: &str,
+        after: &str,
+        rows: bool,
+    ) -> Result<(Vec<u64>, Vec<Vec<sqlx::any::AnyRow>>), sqlx::Error> {
         use futures_util::TryStreamExt;
         use sqlx::Executor;
         if self.parts.is_empty() && before.is_empty() && after.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let empty = [Sql::default()];
         let parts = if self.parts.is_empty() { &empty[..] } else { &self.parts[..] };
         let extra = |s: &str| usize::from(!s.is_empty());
         let expected = self.count + extra(before) + extra(after);
         let mut affected = Vec::with_capacity(expected);
+        let mut selected: Vec<Vec<sqlx::any::AnyRow>> = Vec::new();
         for (i, q) in parts.iter().enumerate() {
             let mut text = match self.dialect {
                 crate::Dialect::Sqlite => std::borrow::Cow::Owned(positional(&q.text)),
@@ -178,21 +191,33 @@ impl Script {
             }
             let mut steps = conn.fetch_many(bind(&text, &q.args));
             while let Some(step) = steps.try_next().await? {
-                if let sqlx::Either::Left(done) = step {
-                    affected.push(done.rows_affected());
+                match step {
+                    sqlx::Either::Left(done) => affected.push(done.rows_affected()),
+                    sqlx::Either::Right(row) if rows => {
+                        selected.resize_with(affected.len() + 1, Vec::new);
+                        selected[affected.len()].push(row);
+                    }
+                    sqlx::Either::Right(_) => {}
                 }
             }
         }
         if affected.len() != expected {
             return Err(sqlx::Error::Protocol(format!("{expected} statements reported {} results", affected.len())));
         }
+        if rows {
+            selected.resize_with(expected, Vec::new);
+        }
         if !after.is_empty() {
             affected.pop();
+            selected.truncate(selected.len().saturating_sub(1));
         }
         if !before.is_empty() {
             affected.remove(0);
+            if !selected.is_empty() {
+                selected.remove(0);
+            }
         }
-        Ok(affected)
+        Ok((affected, selected))
     }
 }
 

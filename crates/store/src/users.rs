@@ -314,6 +314,69 @@ impl Store {
         Ok(())
     }
 
+    /// Reads user `user_id` and replaces it in one write transaction, with
+    /// what `change` makes of it: the new user, the events that record the
+    /// change, and a value handed back. `change` runs while the write lock
+    /// is held, so it must not wait on anything (no hashing, no reads).
+    ///
+    /// On SQLite this is two calls to the writer connection, both under the
+    /// lock: BEGIN with the reads of the row and its terms, then the
+    /// changed columns and terms, the events and COMMIT. The writer's page
+    /// cache stays valid between its own transactions (a reader's is
+    /// emptied by every commit of another connection), and no other write
+    /// can come between the read and the write. On PostgreSQL the row is
+    /// read `FOR UPDATE`.
+    ///
+    /// None when there is no such user; `Some(Err)` when `change` refused
+    /// (nothing is written).
+    pub async fn update_user_with<T, E>(
+        &self,
+        tenant: i64,
+        user_id: &str,
+        change: impl FnOnce(StoredUser) -> std::result::Result<(User, Vec<LogEvent>, T), E>,
+    ) -> Result<Option<std::result::Result<T, E>>> {
+        let mut read = Script::new(self.dialect);
+        let q = read.statement("SELECT ");
+        q.push(USER_COLUMNS).push(" FROM users WHERE tenant_id = ").int(tenant).push(" AND user_id = ").text(user_id);
+        if self.dialect == Dialect::Postgres {
+            q.push(" FOR UPDATE");
+        }
+        let t = read.statement(
+            "SELECT field, value, num FROM user_terms WHERE user_pk = (SELECT pk FROM users WHERE tenant_id = ",
+        );
+        t.int(tenant).push(" AND user_id = ").text(user_id).push(")");
+        let _w = self.write_guard().await;
+        let mut w = self.write().await?;
+        let rows = w.fetch(&read).await?;
+        let Some(row) = rows.first().and_then(|r| r.first()) else {
+            w.rollback().await?;
+            return Ok(None);
+        };
+        let stored = decode(row)?;
+        let terms = rows
+            .get(1)
+            .map(|rows| rows.iter().map(term_of).collect::<Result<Vec<_>>>())
+            .transpose()?
+            .unwrap_or_default();
+        let pk = stored.pk;
+        let before_values = values(&stored.user)?;
+        let (u, events, out) = match change(stored) {
+            Ok(c) => c,
+            Err(e) => {
+                w.rollback().await?;
+                return Ok(Some(Err(e)));
+            }
+        };
+        let new_values = values(&u)?;
+        let c = Change { tenant, pk, new: &new_values, u: &u, password_hash: None };
+        let mut all = Script::new(self.dialect);
+        row_statements(&mut all, &c, &before_values, false);
+        rewrite_terms(&mut all, tenant, pk, &terms, &u, self.dialect);
+        self.log_statements(w.reader()?, &mut all, tenant, &events).await?;
+        w.commit_with(&all).await.map_err(|e| conflict_or(e, "The user already exists."))?;
+        Ok(Some(Ok(out)))
+    }
+
     /// A user's most recently replaced password hashes, newest first.
     pub async fn password_history(&self, tenant: i64, user_id: &str, limit: u64) -> Result<Vec<String>> {
         let mut q = Sql::new("SELECT password_hash FROM password_history WHERE tenant_id = ");
@@ -449,14 +512,12 @@ fn update_row_sql(q: &mut Sql, c: &Change<'_>, old: &[Arg], only_if_old: bool) {
 async fn stored_terms<'e, E: sqlx::Executor<'e, Database = Any>>(ex: E, pk: i64) -> Result<Vec<Term>> {
     let mut q = Sql::new("SELECT field, value, num FROM user_terms WHERE user_pk = ");
     q.int(pk);
-    q.build()
-        .fetch_all(ex)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(Term { field: get_str(row, "field")?, value: get_opt_str(row, "value")?, num: get_opt_f64(row, "num")? })
-        })
-        .collect()
+    q.build().fetch_all(ex).await?.iter().map(term_of).collect()
+}
+
+/// A `user_terms` row selected as `field, value, num`.
+fn term_of(row: &AnyRow) -> Result<Term> {
+    Ok(Term { field: get_str(row, "field")?, value: get_opt_str(row, "value")?, num: get_opt_f64(row, "num")? })
 }
 
 /// Brings the stored terms of user `pk` (`stored`) in line with `u`,

@@ -13,6 +13,7 @@
 //! request) closes its SQLite connection instead of returning it to the
 //! pool: closing rolls the transaction back.
 
+use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Executor, Transaction};
 
@@ -77,6 +78,28 @@ impl Write {
     /// Runs `script` in the transaction; the rows each statement affected.
     pub(crate) async fn run(&mut self, script: &Script) -> std::result::Result<Vec<u64>, sqlx::Error> {
         self.run_then(script, false).await
+    }
+
+    /// Runs `script` in the transaction (on SQLite, BEGIN goes in the same
+    /// call); the rows each of its statements selected, in order.
+    pub(crate) async fn fetch(&mut self, script: &Script) -> std::result::Result<Vec<Vec<AnyRow>>, sqlx::Error> {
+        match &mut self.inner {
+            Inner::Sqlite { conn, open } => {
+                let before = if *open { "" } else { "BEGIN IMMEDIATE;\n" };
+                *open = true;
+                match script.fetch_wrapped(conn, before, "", true).await {
+                    Ok((_, rows)) => Ok(rows),
+                    Err(e) => {
+                        if conn.execute("ROLLBACK").await.is_ok() {
+                            *open = false;
+                        }
+                        Err(e)
+                    }
+                }
+            }
+            Inner::Postgres(tx) => Ok(script.fetch_wrapped(tx, "", "", true).await?.1),
+            Inner::Done => Err(sqlx::Error::Protocol("the transaction has ended".into())),
+        }
     }
 
     /// Runs `script` and commits; the rows each statement of `script`

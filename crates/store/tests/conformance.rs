@@ -296,6 +296,96 @@ async fn concurrent_updates_commit_whole_or_not_at_all() {
     finish(bs).await;
 }
 
+/// `update_user_with` reads and writes in one transaction: concurrent
+/// increments of one counter lose none, a refused change and a conflicting
+/// one write nothing (no row, terms or event), a missing user is None, and
+/// an update given up half-way leaves nothing holding the writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_with_reads_and_writes_in_one_transaction() {
+    use castellan_domain::log_event::LogEvent;
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t = tenant(s, "w.example").await;
+        for i in 0..3 {
+            let u = user(&format!("w{i}"), &format!("w{i}@x.com"), "W", json!({"user_metadata": {"n": 0}}));
+            s.insert_user(t, &u, None, &[]).await.unwrap();
+        }
+        let bump = |k: usize| {
+            let s = s.clone();
+            async move {
+                s.update_user_with(t, "auth0|w0", |stored| {
+                    let mut u = stored.user;
+                    let meta = u.user_metadata.get_or_insert_with(Default::default);
+                    let n = meta.get("n").and_then(|v| v.as_i64()).unwrap_or(0);
+                    meta.insert("n".into(), json!(n + 1));
+                    let mut e = LogEvent::new("sapi", 1_700_000_000_000 + k as i64);
+                    e.description = Some(format!("bump {k}"));
+                    Ok::<_, String>((u, vec![e], n + 1))
+                })
+                .await
+            }
+        };
+        let mut tasks = Vec::new();
+        for k in 0..40 {
+            tasks.push(tokio::spawn(bump(k)));
+        }
+        // Some are given up at an await point, perhaps inside the transaction.
+        let mut finished = 0;
+        for k in 40..46 {
+            if tokio::time::timeout(std::time::Duration::from_micros(150), bump(k)).await.is_ok() {
+                finished += 1;
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for task in tasks {
+            let n = task.await.unwrap().unwrap().unwrap().unwrap();
+            assert!(seen.insert(n), "{}: two updates read the same count {n}", b.name);
+        }
+        let stored = s.get_user(t, "auth0|w0").await.unwrap().unwrap().user;
+        let n = stored.user_metadata.as_ref().unwrap()["n"].as_i64().unwrap();
+        assert!((40 + finished..=46).contains(&n), "{}: count {n}", b.name);
+        assert_eq!(emails(s, t, &format!("user_metadata.n:{n}")).await, set(&["w0@x.com"]), "{}", b.name);
+        assert!(emails(s, t, "user_metadata.n:0").await.len() == 2, "{}: the old term is gone", b.name);
+        let sapi = parse("type:sapi", &LogSchema).unwrap();
+        let newest = castellan_store::LogSort { descending: true };
+        let events = s.search_logs(t, &sapi, newest, 0, 100, true).await.unwrap().1.unwrap();
+        assert_eq!(events as i64, n, "{}: one event a committed update", b.name);
+        // Refused: nothing is written.
+        let refused = s
+            .update_user_with(t, "auth0|w1", |stored| {
+                let _ = stored;
+                Err::<(User, Vec<LogEvent>, ()), _>("no")
+            })
+            .await
+            .unwrap();
+        assert_eq!(refused, Some(Err("no")), "{}", b.name);
+        // A missing user.
+        let missing = s.update_user_with(t, "auth0|nobody", |st| Ok::<_, ()>((st.user, vec![], ()))).await.unwrap();
+        assert!(missing.is_none(), "{}", b.name);
+        // Another user's email: a conflict, and nothing of it stays.
+        let clash = s
+            .update_user_with(t, "auth0|w1", |stored| {
+                let mut u = stored.user;
+                u.email = Some("w2@x.com".into());
+                u.name = Some("Clash".into());
+                Ok::<_, ()>((u, vec![LogEvent::new("sapi", 1_800_000_000_000)], ()))
+            })
+            .await;
+        assert!(matches!(clash, Err(StoreError::Conflict(_))), "{}: {clash:?}", b.name);
+        assert!(emails(s, t, "name:clash").await.is_empty(), "{}", b.name);
+        assert_eq!(s.search_logs(t, &sapi, newest, 0, 1, true).await.unwrap().1.unwrap(), events, "{}", b.name);
+        assert_eq!(s.users_by_email(t, "w1@x.com").await.unwrap().len(), 1, "{}", b.name);
+        // The writer is free afterwards.
+        let late = user("late", "late@x.com", "L", json!({}));
+        tokio::time::timeout(std::time::Duration::from_secs(5), s.insert_user(t, &late, None, &[]))
+            .await
+            .expect("no write is left hanging")
+            .unwrap();
+    }
+    finish(bs).await;
+}
+
 #[tokio::test]
 async fn log_searches_use_indexes() {
     // SQLite only: the plans name the indexes migration 9 leaves.
