@@ -18,6 +18,12 @@ use clap::{Parser, Subcommand};
 
 use config::{ServeArgs, Settings};
 
+/// mimalloc instead of glibc's allocator: a token request allocates and
+/// frees hundreds of small strings and maps, and glibc's malloc and free
+/// were a quarter of its CPU samples (BENCHMARKS.md, round 6).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "castellan", version, about = "A self-hosted identity server that speaks Auth0's APIs")]
 struct Cli {
