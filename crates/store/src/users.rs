@@ -29,6 +29,11 @@ pub(crate) struct UserCounts {
     generation: AtomicU64,
     counts: std::sync::Mutex<HashMap<i64, (u64, u64)>>,
     ranks: std::sync::Mutex<HashMap<i64, Ranks>>,
+    /// Bounded counts of AND parts (see `Store::bounded_count`) by their
+    /// SQL, with when they were taken.
+    pub(crate) part_counts: std::sync::Mutex<HashMap<String, (std::time::Instant, i64)>>,
+    /// How long they are kept, in milliseconds (0: the default).
+    pub(crate) part_count_ms: AtomicU64,
 }
 
 /// Every `RANK_STEP`-th key of a tenant's users in key order (the keys at

@@ -386,6 +386,44 @@ async fn update_with_reads_and_writes_in_one_transaction() {
     finish(bs).await;
 }
 
+/// The part of an AND that drives its search is chosen from counts kept a
+/// while; a part that grew past the driving limit since is still searched
+/// whole (no page or total cut at the limit), and the driven page, read
+/// from the terms alone, holds only the tenant's matches in key order.
+#[tokio::test]
+async fn and_parts_that_grew_since_counted_are_searched_whole() {
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        s.keep_part_counts_for(std::time::Duration::from_secs(600));
+        let t = tenant(s, "grow.example").await;
+        let other = tenant(s, "grow-other.example").await;
+        let mk = |i: usize, plan: &str| {
+            let meta = json!({"app_metadata": {"plan": plan}, "user_metadata": {"k": i % 2}});
+            (user(&format!("g{i:05}"), &format!("g{i:05}@grow.example"), "G", meta), None)
+        };
+        let few: Vec<_> = (0..10).map(|i| mk(i, "rare")).collect();
+        s.insert_users_bulk(t, &few).await.unwrap();
+        s.insert_users_bulk(other, &few).await.unwrap();
+        let q = parse("user_metadata.k:0 AND app_metadata.plan:rare", &UserSchema).unwrap();
+        let page = s.search_users(t, &q, None, 0, 3, true).await.unwrap();
+        assert_eq!(page.total, Some(5), "{}", b.name);
+        let ids: Vec<_> = page.users.iter().map(|u| u.user.user_id.clone()).collect();
+        assert_eq!(ids, ["auth0|g00000", "auth0|g00002", "auth0|g00004"], "{}", b.name);
+        // The rare part grows past the limit; its kept count still says 10.
+        let many: Vec<_> = (10..10_050).map(|i| mk(i, "rare")).collect();
+        for chunk in many.chunks(2_000) {
+            s.insert_users_bulk(t, chunk).await.unwrap();
+        }
+        let page = s.search_users(t, &q, None, 5_000, 2, true).await.unwrap();
+        assert_eq!(page.total, Some(5_025), "{}", b.name);
+        let ids: Vec<_> = page.users.iter().map(|u| u.user.user_id.clone()).collect();
+        assert_eq!(ids, ["auth0|g10000", "auth0|g10002"], "{}", b.name);
+        s.keep_part_counts_for(std::time::Duration::from_secs(2));
+    }
+    finish(bs).await;
+}
+
 #[tokio::test]
 async fn log_searches_use_indexes() {
     // SQLite only: the plans name the indexes migration 9 leaves.
