@@ -236,10 +236,21 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<StoredUser>> {
         let mut q = Sql::new("SELECT u.pk FROM users u INDEXED BY users_tenant WHERE u.tenant_id = ");
-        q.int(tenant).push(" AND EXISTS (SELECT 1 FROM user_terms p INDEXED BY user_terms_user");
-        q.push(" WHERE p.user_pk = u.pk AND p.field = ").text(path);
-        self.term_condition_on(&mut q, "p", kind, cond);
-        q.push(") ORDER BY u.pk LIMIT ").int(limit.min(i64::MAX as u64) as i64);
+        q.int(tenant);
+        match user_column(path).filter(|_| column_fits(path, kind, cond)) {
+            // A field the users row holds: tested on the row, which the walk
+            // reads anyway, in key order; a user's terms are spread over the
+            // terms table (a bulk load writes them sorted by field and
+            // value), so each probe of them reads pages at random.
+            Some((column, _)) => self.column_condition(&mut q, column, kind, cond),
+            None => {
+                q.push(" AND EXISTS (SELECT 1 FROM user_terms p INDEXED BY user_terms_user");
+                q.push(" WHERE p.user_pk = u.pk AND p.field = ").text(path);
+                self.term_condition_on(&mut q, "p", kind, cond);
+                q.push(")");
+            }
+        }
+        q.push(" ORDER BY u.pk LIMIT ").int(limit.min(i64::MAX as u64) as i64);
         q.push(" OFFSET ").int(offset.min(i64::MAX as u64) as i64);
         let keys = self.pks(&q).await?;
         self.users_by_pk(&keys).await
@@ -801,34 +812,61 @@ impl Store {
 
     /// The condition on one term row, the row being `alias`.
     fn term_condition_on(&self, q: &mut Sql, alias: &str, kind: FieldKind, cond: &Cond) {
+        let col = |name: &str| format!("{alias}.{name}");
         match cond {
             Cond::Exists => {}
             Cond::ExistsAsObject => {
                 q.push(" AND ").push(alias).push(".value IS NULL");
             }
-            Cond::Eq(v) => {
-                let (col, arg) = column_arg(kind, v);
-                q.push(" AND ").push(alias).push(".").push(col).push(" = ").arg(arg);
+            Cond::Suffix(s) => prefix(q, &col("rvalue"), &s.chars().rev().collect::<String>()),
+            _ => self.value_condition(q, &col, kind, cond),
+        }
+    }
+
+    /// The condition on a users column (see `user_column`, `column_fits`)
+    /// that a term condition would be on the field's term.
+    fn column_condition(&self, q: &mut Sql, column: &str, kind: FieldKind, cond: &Cond) {
+        let col = |_: &str| format!("u.{column}");
+        match cond {
+            Cond::Exists | Cond::ExistsAsObject => {
+                q.push(" AND u.").push(column).push(" IS NOT NULL");
             }
-            Cond::Prefix(p) => prefix(q, alias, "value", p),
-            Cond::Suffix(s) => prefix(q, alias, "rvalue", &s.chars().rev().collect::<String>()),
+            Cond::Suffix(s) => {
+                // The last characters (SQLite's substr counts characters).
+                q.push(" AND substr(u.").push(column).push(", ").int(-(s.chars().count() as i64));
+                q.push(") = ").text(s.as_str());
+            }
+            _ => self.value_condition(q, &col, kind, cond),
+        }
+    }
+
+    /// Equality, prefix, contains, pattern and range on the value (`col`
+    /// names the column expression for `value` or `num`).
+    fn value_condition(&self, q: &mut Sql, col: &dyn Fn(&str) -> String, kind: FieldKind, cond: &Cond) {
+        match cond {
+            Cond::Exists | Cond::ExistsAsObject | Cond::Suffix(_) => {}
+            Cond::Eq(v) => {
+                let (name, arg) = column_arg(kind, v);
+                q.push(" AND ").push(&col(name)).push(" = ").arg(arg);
+            }
+            Cond::Prefix(p) => prefix(q, &col("value"), p),
             Cond::Contains(s) => {
                 let f = match self.dialect {
                     Dialect::Sqlite => "instr",
                     Dialect::Postgres => "strpos",
                 };
-                q.push(" AND ").push(f).push("(").push(alias).push(".value, ").text(s.as_str()).push(") > 0");
+                q.push(" AND ").push(f).push("(").push(&col("value")).push(", ").text(s.as_str()).push(") > 0");
             }
             Cond::Glob(pieces) => {
                 if let Some(first) = pieces.first().filter(|p| !p.is_empty()) {
-                    prefix(q, alias, "value", first);
+                    prefix(q, &col("value"), first);
                 }
                 q.push(" AND");
-                crate::sql::wildcard(q, self.dialect, &format!("{alias}.value"), pieces);
+                crate::sql::wildcard(q, self.dialect, &col("value"), pieces);
             }
             Cond::Range { lower, upper } => {
-                bound(q, alias, kind, lower, ">=", ">");
-                bound(q, alias, kind, upper, "<=", "<");
+                bound(q, col, kind, lower, ">=", ">");
+                bound(q, col, kind, upper, "<=", "<");
             }
         }
     }
@@ -844,19 +882,61 @@ fn column_arg(kind: FieldKind, v: &Scalar) -> (&'static str, Arg) {
     }
 }
 
-fn prefix(q: &mut Sql, alias: &str, col: &str, p: &str) {
-    q.push(" AND ").push(alias).push(".").push(col).push(" >= ").text(p);
-    q.push(" AND ").push(alias).push(".").push(col).push(" < ").text(format!("{p}{MAX_CHAR}"));
+/// ` AND <col> starts with p`; `col` is a column expression (`t.value`).
+fn prefix(q: &mut Sql, col: &str, p: &str) {
+    q.push(" AND ").push(col).push(" >= ").text(p);
+    q.push(" AND ").push(col).push(" < ").text(format!("{p}{MAX_CHAR}"));
 }
 
-fn bound(q: &mut Sql, alias: &str, kind: FieldKind, b: &Bound<Scalar>, incl: &str, excl: &str) {
+/// ` AND <column> <op> <v>`, the column named by `col` from the one
+/// `column_arg` chooses (`value` or `num`).
+fn bound(q: &mut Sql, col: &dyn Fn(&str) -> String, kind: FieldKind, b: &Bound<Scalar>, incl: &str, excl: &str) {
     let (op, v) = match b {
         Bound::Unbounded => return,
         Bound::Included(v) => (incl, v),
         Bound::Excluded(v) => (excl, v),
     };
-    let (col, arg) = column_arg(kind, v);
-    q.push(" AND ").push(alias).push(".").push(col).push(" ").push(op).push(" ").arg(arg);
+    let (name, arg) = column_arg(kind, v);
+    q.push(" AND ").push(&col(name)).push(" ").push(op).push(" ").arg(arg);
+}
+
+/// The users column that holds a field's one value as its term does (text
+/// lowercased the same way; numbers and dates as the term's `num`), and
+/// whether it holds the number.
+fn user_column(path: &str) -> Option<(&'static str, bool)> {
+    Some(match path {
+        "email" => ("email", false),
+        "name" => ("name", false),
+        "nickname" => ("nickname", false),
+        "given_name" => ("given_name", false),
+        "family_name" => ("family_name", false),
+        "username" => ("username", false),
+        "logins_count" => ("logins_count", true),
+        "created_at" => ("created_at", true),
+        "updated_at" => ("updated_at", true),
+        "last_login" => ("last_login", true),
+        _ => return None,
+    })
+}
+
+/// Whether `cond` on `path` can be tested on the users column (see
+/// `user_column`): every value it compares is of the column's kind, as the
+/// term's `value` or `num` would be compared.
+fn column_fits(path: &str, kind: FieldKind, cond: &Cond) -> bool {
+    let Some((_, numeric)) = user_column(path) else { return false };
+    let want = if numeric { "num" } else { "value" };
+    let fits = |v: &Scalar| column_arg(kind, v).0 == want;
+    let fits_bound = |b: &Bound<Scalar>| match b {
+        Bound::Unbounded => true,
+        Bound::Included(v) | Bound::Excluded(v) => fits(v),
+    };
+    match cond {
+        Cond::Exists => true,
+        Cond::ExistsAsObject => false,
+        Cond::Eq(v) => fits(v),
+        Cond::Range { lower, upper } => fits_bound(lower) && fits_bound(upper),
+        Cond::Prefix(_) | Cond::Suffix(_) | Cond::Contains(_) | Cond::Glob(_) => !numeric,
+    }
 }
 
 /// Whether every user that `f` matches has a search term that `f` names, so

@@ -885,6 +885,7 @@ async fn broad_unordered_conditions_page_in_key_order() {
         for i in 0..300usize {
             let name = if i % 3 == 0 { format!("Ann {i}") } else { format!("Bob {i}") };
             let mut extra = json!({"logins_count": i % 10});
+            extra["nickname"] = if i % 5 == 0 { json!(format!("Nick{i}")) } else { json!(null) };
             if i % 2 == 0 {
                 extra["user_metadata"] = json!({"k": format!("v{}", i % 7)});
             }
@@ -893,11 +894,17 @@ async fn broad_unordered_conditions_page_in_key_order() {
             all.push((i, format!("auth0|w{i}")));
         }
         type Matches = fn(usize) -> bool;
-        let cases: [(&str, Matches); 5] = [
+        // Fields the users row holds (logins_count, name, email, nickname)
+        // are tested there on the walk; the others on the user's terms.
+        let cases: [(&str, Matches); 9] = [
             ("logins_count:[4 TO *]", |i| i % 10 >= 4),
             ("logins_count:{2 TO 8]", |i| i % 10 > 2 && i % 10 <= 8),
             ("name:bob*", |i| i % 3 != 0),
+            ("name:*b\\ 13", |i| i == 13),
             ("email:*@mail.example", |i| i % 4 != 0),
+            ("_exists_:nickname", |i| i % 5 == 0),
+            ("nickname:nick1*", |i| i % 5 == 0 && i.to_string().starts_with('1')),
+            ("name:bob*3*", |i| i % 3 != 0 && i.to_string().contains('3')),
             ("_exists_:user_metadata.k", |i| i % 2 == 0),
         ];
         for (q, matches) in cases {
