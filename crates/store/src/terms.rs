@@ -4,8 +4,14 @@
 //!
 //! - Case-insensitive fields (email, name, given_name, family_name, nickname,
 //!   username, email.domain) are stored lower-cased.
-//! - Numbers and dates also fill `num` (dates as unix milliseconds).
-//! - `rvalue` is the reversed value, so suffix wildcards are prefix ranges.
+//! - Numbers and dates also fill `num` (dates as unix milliseconds). The
+//!   built-in number and date fields (logins_count, created_at, …) fill
+//!   only `num`: the query parser takes no wildcard on them, and equality and
+//!   ranges compare `num`; no `value` or `rvalue` index entry is then moved
+//!   when they change (`updated_at` changes with every update).
+//! - `rvalue` is the reversed value, so suffix wildcards are prefix ranges;
+//!   it is left NULL where the parser takes no wildcard (metadata, numbers,
+//!   dates, booleans; see `reversed`).
 //! - Metadata: every scalar under a dot path (arrays are transparent); every
 //!   non-empty object gets a marker row (value NULL) for `_exists_`. Nulls,
 //!   `{}` and `[]` are not indexed, as in Auth0.
@@ -41,22 +47,28 @@ fn boolean(out: &mut Vec<Term>, field: &str, v: Option<bool>) {
 
 fn number(out: &mut Vec<Term>, field: &str, v: Option<f64>) {
     if let Some(n) = v {
-        out.push(Term { field: field.into(), value: Some(fmt_num(n)), num: Some(n) });
+        out.push(Term { field: field.into(), value: None, num: Some(n) });
     }
 }
 
 fn date(out: &mut Vec<Term>, field: &str, v: Option<&str>) {
     if let Some(ms) = v.and_then(parse_iso_ms) {
-        out.push(Term { field: field.into(), value: v.map(str::to_string), num: Some(ms as f64) });
+        out.push(Term { field: field.into(), value: None, num: Some(ms as f64) });
     }
 }
 
-fn fmt_num(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        n.to_string()
+/// The `rvalue` of a term: its value reversed, for the fields a suffix
+/// wildcard may name: the built-in text fields. The query parser takes no
+/// wildcard on metadata, numbers, dates or booleans.
+pub(crate) fn reversed(t: &Term) -> Option<String> {
+    let f = t.field.as_str();
+    let metadata = ["user_metadata", "app_metadata"]
+        .iter()
+        .any(|root| f.strip_prefix(root).is_some_and(|rest| rest.is_empty() || rest.starts_with('.')));
+    if metadata || matches!(f, "email_verified" | "phone_verified" | "blocked" | "identities.isSocial") {
+        return None;
     }
+    t.value.as_ref().map(|v| v.chars().rev().collect())
 }
 
 pub fn user_terms(u: &User) -> Vec<Term> {

@@ -542,9 +542,56 @@ fn rewrite_terms(script: &mut Script, tenant: i64, pk: i64, stored: &[Term], u: 
         Dialect::Sqlite => format!("{a} IS "),
         Dialect::Postgres => format!("{a} IS NOT DISTINCT FROM "),
     };
-    // A key whose count changed is deleted whole and written again.
-    let changed: Vec<&TermKey> =
+    // A key whose count changed is deleted whole and written again, but for
+    // a field that had one term and has another one (a changed date, count
+    // or metadata value): that row is updated in place, assigning only the
+    // columns that differ, so the indexes of the others are not touched.
+    let mut changed: Vec<&TermKey> =
         old.iter().filter(|(k, n)| new.get(*k).map(|(m, _)| m) != Some(n)).map(|(k, _)| k).collect();
+    let mut added: Vec<&TermKey> = new.iter().filter(|(k, (n, _))| old.get(*k) != Some(n)).map(|(k, _)| k).collect();
+    let single = |keys: &[&TermKey], counts: &dyn Fn(&TermKey) -> i64, field: &str| {
+        let mut of_field = keys.iter().filter(|k| k.0 == field);
+        match (of_field.next(), of_field.next()) {
+            (Some(k), None) if counts(k) == 1 => Some((*k).clone()),
+            _ => None,
+        }
+    };
+    let old_count = |k: &TermKey| old.get(k).copied().unwrap_or(0);
+    let new_count = |k: &TermKey| new.get(k).map_or(0, |(n, _)| *n);
+    let fields: Vec<String> = changed.iter().map(|k| k.0.clone()).collect();
+    let mut in_place = Vec::new();
+    for field in fields {
+        let (Some(o), Some(n)) = (single(&changed, &old_count, &field), single(&added, &new_count, &field)) else {
+            continue;
+        };
+        // Every stored term of the field is the changed one (none stays).
+        if stored.iter().filter(|t| t.field == field).count() != 1 {
+            continue;
+        }
+        changed.retain(|k| k.0 != field);
+        added.retain(|k| k.0 != field);
+        in_place.push((o, n));
+    }
+    for ((field, old_value, old_num), (_, value, num)) in &in_place {
+        let u = script.statement("UPDATE user_terms SET ");
+        let mut sets = 0;
+        if old_value != value {
+            u.push("value = ").arg(value.clone().map(Arg::Text).unwrap_or(Arg::NullText));
+            let before = crate::terms::reversed(&Term { field: field.clone(), value: old_value.clone(), num: None });
+            let after = crate::terms::reversed(&Term { field: field.clone(), value: value.clone(), num: None });
+            if before != after {
+                u.push(", rvalue = ").arg(after.map(Arg::Text).unwrap_or(Arg::NullText));
+            }
+            sets += 1;
+        }
+        if old_num != num {
+            if sets > 0 {
+                u.push(", ");
+            }
+            u.push("num = ").arg(num.map(|b| Arg::F64(f64::from_bits(b))).unwrap_or(Arg::NullF64));
+        }
+        u.push(" WHERE user_pk = ").int(pk).push(" AND field = ").text(field.as_str());
+    }
     if !changed.is_empty() {
         let d = script.statement("DELETE FROM user_terms WHERE user_pk = ");
         d.int(pk).push(" AND (");
@@ -559,9 +606,9 @@ fn rewrite_terms(script: &mut Script, tenant: i64, pk: i64, stored: &[Term], u: 
         d.push(")");
     }
     let mut add = Vec::new();
-    for (k, (n, t)) in new {
-        if old.get(&k) != Some(&n) {
-            add.extend(std::iter::repeat_n(t, n as usize));
+    for k in added {
+        if let Some((n, t)) = new.get(k) {
+            add.extend(std::iter::repeat_n(t.clone(), *n as usize));
         }
     }
     term_statements(script, tenant, pk, &add);
@@ -597,7 +644,7 @@ fn term_rows_sql<'a>(q: &mut Sql, tenant: i64, rows: impl Iterator<Item = (i64, 
             q.push(", ");
         }
         any = true;
-        let rvalue = t.value.as_ref().map(|v| v.chars().rev().collect::<String>());
+        let rvalue = crate::terms::reversed(t);
         q.push("(").int(tenant).push(", ").text(&t.field).push(", ");
         q.arg(opt(t.value.as_deref(), false)).push(", ").arg(opt(rvalue.as_deref(), false)).push(", ");
         q.arg(t.num.map(Arg::F64).unwrap_or(Arg::NullF64)).push(", ").int(pk).push(")");

@@ -424,6 +424,71 @@ async fn and_parts_that_grew_since_counted_are_searched_whole() {
     finish(bs).await;
 }
 
+/// A field that had one term and gets another (a date, a count, a
+/// metadata value) is updated in place: each index answers for the new
+/// value and none for the old, suffixes follow the reversed value, and the
+/// user keeps one term of the field.
+#[tokio::test]
+async fn terms_changed_in_place_follow_every_index() {
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t = tenant(s, "inplace.example").await;
+        let extra = json!({"logins_count": 1, "last_login": "2021-01-01T00:00:00.000Z",
+            "user_metadata": {"theme": "light", "n": 7, "tags": ["a", "b"]}});
+        s.insert_user(t, &user("ip", "ip@inplace.example", "Ip", extra), None, &[]).await.unwrap();
+        let steps = [
+            (2, "2022-06-01T00:00:00.000Z", json!("green"), json!(8)),
+            (3, "2023-03-01T12:00:00.000Z", json!("dark"), json!("eight")),
+            (4, "2024-01-01T00:00:00.000Z", json!(["dark", "dim"]), json!(9)),
+            (5, "2025-01-01T00:00:00.000Z", json!("dusk"), json!(9.5)),
+        ];
+        for (count, login, theme, n) in steps {
+            let done = s
+                .update_user_with(t, "auth0|ip", |stored| {
+                    let mut u = stored.user;
+                    u.logins_count = Some(count);
+                    u.last_login = Some(login.to_string());
+                    u.name = Some(format!("Alpha{count}"));
+                    let meta = u.user_metadata.get_or_insert_with(Default::default);
+                    meta.insert("theme".into(), theme.clone());
+                    meta.insert("n".into(), n.clone());
+                    Ok::<_, ()>((u, vec![], ()))
+                })
+                .await
+                .unwrap();
+            assert_eq!(done, Some(Ok(())), "{}", b.name);
+            let me = set(&["ip@inplace.example"]);
+            let none = BTreeSet::new();
+            assert_eq!(emails(s, t, &format!("logins_count:{count}")).await, me, "{}", b.name);
+            assert_eq!(emails(s, t, &format!("logins_count:[{count} TO *]")).await, me, "{}", b.name);
+            assert_eq!(emails(s, t, &format!("logins_count:{}", count - 1)).await, none, "{}", b.name);
+            let year = &login[..4];
+            assert_eq!(emails(s, t, &format!("last_login:[{year}-01-01 TO {year}-12-31]")).await, me, "{}", b.name);
+            assert_eq!(emails(s, t, "last_login:[2021-01-01 TO 2021-12-31]").await, none, "{}", b.name);
+            assert_eq!(emails(s, t, "_exists_:last_login").await, me, "{}", b.name);
+            let themes: Vec<&str> = match &theme {
+                serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+                v => vec![v.as_str().unwrap()],
+            };
+            for th in ["light", "green", "dark", "dim", "dusk"] {
+                let want = if themes.contains(&th) { me.clone() } else { none.clone() };
+                assert_eq!(emails(s, t, &format!("user_metadata.theme:{th}")).await, want, "{}: {th}", b.name);
+            }
+            // A text field's reversed value follows it (suffix search).
+            assert_eq!(emails(s, t, &format!("name:*ha{count}")).await, me, "{}", b.name);
+            assert_eq!(emails(s, t, &format!("name:*ha{}", count - 1)).await, none, "{}", b.name);
+            let n_text = match &n {
+                serde_json::Value::String(x) => x.clone(),
+                v => v.to_string(),
+            };
+            assert_eq!(emails(s, t, &format!("user_metadata.n:{n_text}")).await, me, "{}: n {n_text}", b.name);
+            assert_eq!(emails(s, t, "user_metadata.tags:a").await, me, "{}", b.name);
+        }
+    }
+    finish(bs).await;
+}
+
 #[tokio::test]
 async fn log_searches_use_indexes() {
     // SQLite only: the plans name the indexes migration 9 leaves.
