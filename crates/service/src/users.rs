@@ -187,10 +187,7 @@ impl App {
             return match done {
                 Ok(Some(r)) => r,
                 Ok(None) => Err(ServiceError::user_not_found()),
-                Err(StoreError::Conflict(_)) => {
-                    Err(ServiceError::bad_request("The specified new email already exists", None))
-                }
-                Err(e) => Err(e.into()),
+                Err(e) => Err(update_failed(e)),
             };
         }
         let stored = self.store.get_user(tenant.id, id).await?.ok_or_else(ServiceError::user_not_found)?;
@@ -240,14 +237,11 @@ impl App {
         if new_hash.is_some() {
             events.push(self.user_event("scp", tenant, caller, &u));
         }
-        match self.store.update_user(tenant.id, stored.pk, &before, &u, new_hash.as_deref(), &events).await {
-            Ok(()) => Ok(out),
-            Err(StoreError::Conflict(_)) => {
-                Err(ServiceError::bad_request("The specified new email already exists", None))
-            }
-            Err(StoreError::NotFound) => Err(ServiceError::user_not_found()),
-            Err(e) => Err(e.into()),
-        }
+        self.store
+            .update_user(tenant.id, stored.pk, &before, &u, new_hash.as_deref(), &events)
+            .await
+            .map_err(update_failed)?;
+        Ok(out)
     }
 
     pub async fn list_users(&self, tenant: &Tenant, p: &ListUsers) -> Result<UserList, ServiceError> {
@@ -384,6 +378,15 @@ fn new_user(input: &CreateUser, connection: &str, now_ms: i64) -> User {
         last_password_reset: None,
         user_metadata: input.user_metadata.clone(),
         app_metadata: input.app_metadata.clone(),
+    }
+}
+
+/// What a failed user update answers.
+fn update_failed(e: StoreError) -> ServiceError {
+    match e {
+        StoreError::Conflict(_) => ServiceError::bad_request("The specified new email already exists", None),
+        StoreError::NotFound => ServiceError::user_not_found(),
+        e => e.into(),
     }
 }
 

@@ -12,6 +12,7 @@ use std::ops::Bound;
 use castellan_query::{Cond, FieldKind, Filter, Scalar};
 
 use crate::sql::{Arg, Sql};
+use crate::terms::metadata_path;
 use crate::users::{decode, StoredUser, USER_COLUMNS};
 use crate::{get_i64, Dialect, Result, Store};
 
@@ -960,11 +961,6 @@ fn in_key_order(cond: &Cond) -> bool {
 /// Fields with at most one term per user (see `terms::user_terms`).
 fn single_valued(path: &str) -> bool {
     !(path.starts_with("identities.") || metadata_path(path))
-}
-
-/// A path into `user_metadata` or `app_metadata` (or either root).
-fn metadata_path(path: &str) -> bool {
-    path.starts_with("user_metadata") || path.starts_with("app_metadata")
 }
 
 fn all_keys(q: &mut Sql, tenant: i64) {

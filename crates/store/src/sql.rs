@@ -143,23 +143,13 @@ impl Script {
     /// transaction); the rows each affected. The first error stops the rest
     /// (the caller's transaction then rolls back).
     pub async fn run(&self, conn: &mut sqlx::AnyConnection) -> Result<Vec<u64>, sqlx::Error> {
-        self.run_wrapped(conn, "", "").await
+        Ok(self.fetch_wrapped(conn, "", "", false).await?.0)
     }
 
     /// `run`, with argument-free statements before the first and after the
-    /// last (`BEGIN IMMEDIATE;`, `;COMMIT`) sent in the same texts. Their
-    /// counts are not returned.
-    pub(crate) async fn run_wrapped(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        before: &str,
-        after: &str,
-    ) -> Result<Vec<u64>, sqlx::Error> {
-        Ok(self.fetch_wrapped(conn, before, after, false).await?.0)
-    }
-
-    /// `run_wrapped` that also returns the rows each statement selected
-    /// (when `rows`; empty lists otherwise), in statement order.
+    /// last (`BEGIN IMMEDIATE;`, `;COMMIT`) sent in the same texts (their
+    /// counts are not returned), and, when `rows`, the rows each statement
+    /// selected (empty lists otherwise), in statement order.
     pub(crate) async fn fetch_wrapped(
         &self,
         conn: &mut sqlx::AnyConnection,

@@ -62,13 +62,15 @@ fn date(out: &mut Vec<Term>, field: &str, v: Option<&str>) {
 /// wildcard on metadata, numbers, dates or booleans.
 pub(crate) fn reversed(t: &Term) -> Option<String> {
     let f = t.field.as_str();
-    let metadata = ["user_metadata", "app_metadata"]
-        .iter()
-        .any(|root| f.strip_prefix(root).is_some_and(|rest| rest.is_empty() || rest.starts_with('.')));
-    if metadata || matches!(f, "email_verified" | "phone_verified" | "blocked" | "identities.isSocial") {
+    if metadata_path(f) || matches!(f, "email_verified" | "phone_verified" | "blocked" | "identities.isSocial") {
         return None;
     }
     t.value.as_ref().map(|v| v.chars().rev().collect())
+}
+
+/// A path into `user_metadata` or `app_metadata` (or either root).
+pub(crate) fn metadata_path(path: &str) -> bool {
+    path.starts_with("user_metadata") || path.starts_with("app_metadata")
 }
 
 pub fn user_terms(u: &User) -> Vec<Term> {

@@ -306,10 +306,7 @@ impl Store {
             serde_json::from_str::<User>(&get_str(&doc, "doc")?).ok().map(|old| values(&old)).transpose()?;
         let stored = stored.unwrap_or_default();
         let terms = stored_terms(w.conn().await?, pk).await?;
-        let mut all = Script::new(self.dialect);
-        let at = row_statements(&mut all, &change, &stored, false);
-        rewrite_terms(&mut all, tenant, pk, &terms, u, self.dialect);
-        self.log_statements(w.reader()?, &mut all, tenant, events).await?;
+        let (all, at) = self.replacement(&mut w, &change, &stored, &terms, events).await?;
         let affected = w.run(&all).await.map_err(|e| conflict_or(e, "The user already exists."))?;
         if affected[at] == 0 {
             w.rollback().await?;
@@ -374,12 +371,27 @@ impl Store {
         };
         let new_values = values(&u)?;
         let c = Change { tenant, pk, new: &new_values, u: &u, password_hash: None };
-        let mut all = Script::new(self.dialect);
-        row_statements(&mut all, &c, &before_values, false);
-        rewrite_terms(&mut all, tenant, pk, &terms, &u, self.dialect);
-        self.log_statements(w.reader()?, &mut all, tenant, &events).await?;
+        let (all, _) = self.replacement(&mut w, &c, &before_values, &terms, &events).await?;
         w.commit_with(&all).await.map_err(|e| conflict_or(e, "The user already exists."))?;
         Ok(Some(Ok(out)))
+    }
+
+    /// The statements that replace a user's row and terms, read inside the
+    /// transaction as `old` (its columns) and `terms`, with `c`, and record
+    /// `events`; and the index of the row's UPDATE.
+    async fn replacement(
+        &self,
+        w: &mut crate::write::Write,
+        c: &Change<'_>,
+        old: &[Arg],
+        terms: &[Term],
+        events: &[LogEvent],
+    ) -> Result<(Script, usize)> {
+        let mut all = Script::new(self.dialect);
+        let at = row_statements(&mut all, c, old, false);
+        rewrite_terms(&mut all, c.tenant, c.pk, terms, c.u, self.dialect);
+        self.log_statements(w.reader()?, &mut all, c.tenant, events).await?;
+        Ok((all, at))
     }
 
     /// A user's most recently replaced password hashes, newest first.
@@ -549,46 +561,35 @@ fn rewrite_terms(script: &mut Script, tenant: i64, pk: i64, stored: &[Term], u: 
     let mut changed: Vec<&TermKey> =
         old.iter().filter(|(k, n)| new.get(*k).map(|(m, _)| m) != Some(n)).map(|(k, _)| k).collect();
     let mut added: Vec<&TermKey> = new.iter().filter(|(k, (n, _))| old.get(*k) != Some(n)).map(|(k, _)| k).collect();
-    let single = |keys: &[&TermKey], counts: &dyn Fn(&TermKey) -> i64, field: &str| {
-        let mut of_field = keys.iter().filter(|k| k.0 == field);
-        match (of_field.next(), of_field.next()) {
-            (Some(k), None) if counts(k) == 1 => Some((*k).clone()),
-            _ => None,
-        }
-    };
-    let old_count = |k: &TermKey| old.get(k).copied().unwrap_or(0);
-    let new_count = |k: &TermKey| new.get(k).map_or(0, |(n, _)| *n);
-    let fields: Vec<String> = changed.iter().map(|k| k.0.clone()).collect();
+    // The fields stored once whose one term changed, each with the one new
+    // key that came for it (once).
     let mut in_place = Vec::new();
-    for field in fields {
-        let (Some(o), Some(n)) = (single(&changed, &old_count, &field), single(&added, &new_count, &field)) else {
-            continue;
-        };
-        // Every stored term of the field is the changed one (none stays).
-        if stored.iter().filter(|t| t.field == field).count() != 1 {
-            continue;
+    for o in changed.iter().filter(|k| stored.iter().filter(|t| t.field == k.0).count() == 1) {
+        let mut of_field = added.iter().filter(|k| k.0 == o.0);
+        if let (Some(n), None) = (of_field.next(), of_field.next()) {
+            if new.get(*n).is_some_and(|(count, _)| *count == 1) {
+                in_place.push(((*o).clone(), (*n).clone()));
+            }
         }
-        changed.retain(|k| k.0 != field);
-        added.retain(|k| k.0 != field);
-        in_place.push((o, n));
     }
+    changed.retain(|k| !in_place.iter().any(|(o, _)| o.0 == k.0));
+    added.retain(|k| !in_place.iter().any(|(o, _)| o.0 == k.0));
     for ((field, old_value, old_num), (_, value, num)) in &in_place {
         let u = script.statement("UPDATE user_terms SET ");
-        let mut sets = 0;
+        let mut sep = "";
         if old_value != value {
             u.push("value = ").arg(value.clone().map(Arg::Text).unwrap_or(Arg::NullText));
-            let before = crate::terms::reversed(&Term { field: field.clone(), value: old_value.clone(), num: None });
-            let after = crate::terms::reversed(&Term { field: field.clone(), value: value.clone(), num: None });
-            if before != after {
+            let reversed = |value: &Option<String>| {
+                crate::terms::reversed(&Term { field: field.clone(), value: value.clone(), num: None })
+            };
+            let after = reversed(value);
+            if reversed(old_value) != after {
                 u.push(", rvalue = ").arg(after.map(Arg::Text).unwrap_or(Arg::NullText));
             }
-            sets += 1;
+            sep = ", ";
         }
         if old_num != num {
-            if sets > 0 {
-                u.push(", ");
-            }
-            u.push("num = ").arg(num.map(|b| Arg::F64(f64::from_bits(b))).unwrap_or(Arg::NullF64));
+            u.push(sep).push("num = ").arg(num.map(|b| Arg::F64(f64::from_bits(b))).unwrap_or(Arg::NullF64));
         }
         u.push(" WHERE user_pk = ").int(pk).push(" AND field = ").text(field.as_str());
     }

@@ -77,36 +77,20 @@ impl Write {
 
     /// Runs `script` in the transaction; the rows each statement affected.
     pub(crate) async fn run(&mut self, script: &Script) -> std::result::Result<Vec<u64>, sqlx::Error> {
-        self.run_then(script, false).await
+        Ok(self.run_then(script, false, false).await?.0)
     }
 
     /// Runs `script` in the transaction (on SQLite, BEGIN goes in the same
     /// call); the rows each of its statements selected, in order.
     pub(crate) async fn fetch(&mut self, script: &Script) -> std::result::Result<Vec<Vec<AnyRow>>, sqlx::Error> {
-        match &mut self.inner {
-            Inner::Sqlite { conn, open } => {
-                let before = if *open { "" } else { "BEGIN IMMEDIATE;\n" };
-                *open = true;
-                match script.fetch_wrapped(conn, before, "", true).await {
-                    Ok((_, rows)) => Ok(rows),
-                    Err(e) => {
-                        if conn.execute("ROLLBACK").await.is_ok() {
-                            *open = false;
-                        }
-                        Err(e)
-                    }
-                }
-            }
-            Inner::Postgres(tx) => Ok(script.fetch_wrapped(tx, "", "", true).await?.1),
-            Inner::Done => Err(sqlx::Error::Protocol("the transaction has ended".into())),
-        }
+        Ok(self.run_then(script, false, true).await?.1)
     }
 
     /// Runs `script` and commits; the rows each statement of `script`
     /// affected. On SQLite one call carries BEGIN (if owed), the script and
     /// COMMIT. On an error nothing is committed.
     pub(crate) async fn commit_with(mut self, script: &Script) -> std::result::Result<Vec<u64>, sqlx::Error> {
-        let affected = self.run_then(script, true).await?;
+        let (affected, _) = self.run_then(script, true, false).await?;
         if let Inner::Postgres(tx) = std::mem::replace(&mut self.inner, Inner::Done) {
             tx.commit().await?;
         }
@@ -141,13 +125,20 @@ impl Write {
         Ok(())
     }
 
-    async fn run_then(&mut self, script: &Script, commit: bool) -> std::result::Result<Vec<u64>, sqlx::Error> {
+    /// Runs `script` (then commits when `commit`); the rows each statement
+    /// affected and, when `rows`, the rows each selected.
+    async fn run_then(
+        &mut self,
+        script: &Script,
+        commit: bool,
+        rows: bool,
+    ) -> std::result::Result<(Vec<u64>, Vec<Vec<AnyRow>>), sqlx::Error> {
         match &mut self.inner {
             Inner::Sqlite { conn, open } => {
                 let before = if *open { "" } else { "BEGIN IMMEDIATE;\n" };
                 let after = if commit { ";\nCOMMIT" } else { "" };
                 *open = true;
-                let affected = script.run_wrapped(conn, before, after).await;
+                let affected = script.fetch_wrapped(conn, before, after, rows).await;
                 match &affected {
                     Ok(_) if commit => *open = false,
                     Ok(_) => {}
@@ -161,7 +152,7 @@ impl Write {
                 }
                 affected
             }
-            Inner::Postgres(tx) => script.run(tx).await,
+            Inner::Postgres(tx) => script.fetch_wrapped(tx, "", "", rows).await,
             Inner::Done => Err(sqlx::Error::Protocol("the transaction has ended".into())),
         }
     }
