@@ -178,6 +178,13 @@ async fn get_patch_delete_and_metadata_merge() {
     assert_eq!(r.body["email_verified"], false);
     let r = patch(json!({"blocked": true})).await;
     assert_eq!(r.body["blocked"], true);
+    // Another user's email: 400, and nothing of the update stays.
+    create(&s, &t, json!({"connection": CONN, "email": "taken@example.com", "password": "Passw0rd!"})).await;
+    let r = patch(json!({"email": "Taken@example.com", "name": "Clash"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(r.body["message"], "The specified new email already exists");
+    let r = s.call("GET", &path, Some(&t), None).await;
+    assert_eq!((r.body["email"].as_str(), r.body["name"].as_str()), (Some("new2@example.com"), Some("My name is...")));
 
     // GET with fields.
     let r = s.call("GET", &format!("{path}?fields=email,user_id&include_fields=true"), Some(&t), None).await;
