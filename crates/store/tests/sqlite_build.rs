@@ -1,0 +1,30 @@
+//! The bundled SQLite is built as `.cargo/config.toml` asks
+//! (`LIBSQLITE3_FLAGS`): one page cache a connection, no global mutex on
+//! every allocation. Both used to serialize concurrent readers; a checkout
+//! that loses the setting (a build outside this workspace, a renamed file)
+//! fails here instead of quietly getting slower.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use sqlx::Connection;
+
+#[tokio::test]
+async fn bundled_sqlite_keeps_page_caches_apart() {
+    let backends = common::backends().await;
+    let sqlite = backends.iter().find(|b| b.name == "sqlite").expect("the SQLite backend");
+    let mut conn = sqlx::SqliteConnection::connect(&sqlite.url).await.unwrap();
+    let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options").fetch_all(&mut conn).await.unwrap();
+    assert!(!options.is_empty(), "no compile options read");
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "SQLite was built with ENABLE_MEMORY_MANAGEMENT (one page cache for every connection): {options:?}"
+    );
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "SQLite was built with memory statistics on: {options:?}"
+    );
+    conn.close().await.unwrap();
+    common::finish(backends).await;
+}
