@@ -94,10 +94,7 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// `900` and the `yyyyMMddHHmmssSSS` of `ms`: every log_id of an event dated
 /// `ms` starts with it, so it bounds the log_ids of a date range.
 pub fn log_id_prefix(ms: i64) -> Option<String> {
-    if !(0..=253_402_300_799_999).contains(&ms) {
-        return None;
-    }
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| format!("900{}", t.format("%Y%m%d%H%M%S%3f")))
+    crate::clock::compact_ms(ms).map(|t| format!("900{t}"))
 }
 
 pub fn new_log_id(now_ms: i64) -> String {

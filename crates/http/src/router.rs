@@ -70,7 +70,7 @@ async fn record_failures(State(state): State<AppState>, mut req: Request, next: 
     if let Some(m) = value.get("message").and_then(|m| m.as_str()) {
         event.description = Some(m.chars().take(512).collect());
     }
-    if let Err(e) = state.app.log_events(tenant.id, &[event]).await {
+    if let Err(e) = state.app.log_events(tenant.id, vec![event]).await {
         tracing::error!(error = %e, "could not record a failed API call");
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))

@@ -173,7 +173,7 @@ impl App {
         let rs = match self.find_resource_server(tenant, id).await {
             Ok(rs) => rs,
             Err(ServiceError::NotFound { .. }) => {
-                self.log_events(tenant.id, &[self.sapi(tenant, caller, 204, None, None)]).await?;
+                self.log_events(tenant.id, vec![self.sapi(tenant, caller, 204, None, None)]).await?;
                 return Ok(());
             }
             Err(e) => return Err(e),

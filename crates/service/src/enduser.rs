@@ -177,7 +177,7 @@ impl App {
                     Value::String(d) => d.clone(),
                     _ => e.name.to_string(),
                 });
-                if self.log_events(tenant.id, &[ev]).await.is_err() {
+                if self.log_events(tenant.id, vec![ev]).await.is_err() {
                     return Err(DbError::internal());
                 }
             }
@@ -286,7 +286,7 @@ impl App {
         e.ip = info.ip.clone();
         e.user_agent = info.user_agent.clone();
         e.description = Some("Change password request (no email is sent by castellan)".into());
-        self.log_events(tenant.id, &[e]).await.map_err(|_| DbError::internal())?;
+        self.log_events(tenant.id, vec![e]).await.map_err(|_| DbError::internal())?;
         Ok("We've just sent you an email to reset your password.")
     }
 }

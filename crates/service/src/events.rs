@@ -78,14 +78,14 @@ impl EventQueue {
 
     /// Queues `events` of `tenant`; they are written within milliseconds.
     /// Waits only when the queue is full.
-    pub(crate) async fn push(self: &Arc<Self>, tenant: i64, events: &[LogEvent]) {
+    pub(crate) async fn push(self: &Arc<Self>, tenant: i64, events: Vec<LogEvent>) {
         if events.is_empty() {
             return;
         }
         let (start, backlog) = {
             let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            s.pending.extend(events.iter().map(|e| (tenant, e.clone())));
             s.queued += events.len() as u64;
+            s.pending.extend(events.into_iter().map(|e| (tenant, e)));
             let start = !s.writing;
             s.writing = true;
             (start, s.queued)
@@ -197,7 +197,7 @@ mod tests {
         let t = s.create_tenant("q.example", "00", 0).await.unwrap().id;
         let q = EventQueue::new(s.clone());
         for i in 0..250 {
-            q.push(t, &[event(i)]).await;
+            q.push(t, vec![event(i)]).await;
         }
         q.flush().await;
         let (_, total) = s
@@ -215,7 +215,7 @@ mod tests {
         let q = EventQueue::new(s.clone());
         // Every write now fails (the pool is closed).
         s.close().await;
-        q.push(t, &[event(1)]).await;
+        q.push(t, vec![event(1)]).await;
         let started = std::time::Instant::now();
         tokio::time::timeout(Duration::from_secs(10), q.flush()).await.expect("flush gives up with the batch");
         // Five attempts with pauses of 50, 100, 200 and 400 ms between them.

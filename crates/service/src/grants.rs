@@ -83,7 +83,7 @@ impl App {
         let (tokens, row) = self.issue_user_tokens(tenant, &g, info, family).await?;
         match row {
             Some(row) => self.store.insert_refresh_token(tenant.id, &row, &events).await,
-            None => self.log_events(tenant.id, &events).await,
+            None => self.log_events(tenant.id, events).await,
         }
         .map_err(|_| OAuthError::internal())?;
         Ok(tokens)
@@ -199,7 +199,7 @@ impl App {
             return Err(unknown());
         };
         if stored.user.blocked == Some(true) {
-            self.log_events(tenant.id, &[fail("user is blocked")]).await.map_err(|_| OAuthError::internal())?;
+            self.log_events(tenant.id, vec![fail("user is blocked")]).await.map_err(|_| OAuthError::internal())?;
             return Err(user_blocked());
         }
         // A refresh may narrow the scope, never widen it.
@@ -319,7 +319,7 @@ impl App {
             }
         };
         if let Err((event, err)) = check {
-            self.log_events(tenant.id, &[event]).await.map_err(|_| OAuthError::internal())?;
+            self.log_events(tenant.id, vec![event]).await.map_err(|_| OAuthError::internal())?;
             return Err(err);
         }
         let user_id = s("user_id").unwrap_or_default();

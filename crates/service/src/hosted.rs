@@ -205,7 +205,7 @@ impl App {
                             e.ip = info.ip.clone();
                             e.user_agent = info.user_agent.clone();
                             e.description = Some("Successful login (single sign-on)".into());
-                            self.log_events(tenant.id, &[e]).await.map_err(internal)?;
+                            self.log_events(tenant.id, vec![e]).await.map_err(internal)?;
                             return Ok(deliver(&tx, vec![("code".into(), code)]));
                         }
                     }

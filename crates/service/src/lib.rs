@@ -69,7 +69,7 @@ impl App {
     pub async fn log_events(
         &self,
         tenant: i64,
-        events: &[castellan_domain::log_event::LogEvent],
+        events: Vec<castellan_domain::log_event::LogEvent>,
     ) -> Result<(), castellan_store::StoreError> {
         self.events.push(tenant, events).await;
         Ok(())

@@ -194,7 +194,7 @@ impl App {
         let Some(stored) = self.find_login_user(tenant, conn, username).await? else {
             let mut events = vec![fail("fu", "Wrong email or password.", None)];
             events.extend(ip_failure(None).await?);
-            self.log_events(tenant.id, &events).await.map_err(|_| OAuthError::internal())?;
+            self.log_events(tenant.id, events).await.map_err(|_| OAuthError::internal())?;
             return Err(wrong_credentials());
         };
         let user = stored.user;
@@ -208,7 +208,7 @@ impl App {
                 .map_err(|_| OAuthError::internal())?
         {
             let e = fail("f", "Blocked by brute-force protection", Some(&user));
-            self.log_events(tenant.id, &[e]).await.map_err(|_| OAuthError::internal())?;
+            self.log_events(tenant.id, vec![e]).await.map_err(|_| OAuthError::internal())?;
             return Err(too_many_attempts());
         }
         let ok = match &stored.password_hash {
@@ -237,12 +237,12 @@ impl App {
                 }
             }
             events.extend(ip_failure(Some(&user)).await?);
-            self.log_events(tenant.id, &events).await.map_err(|_| OAuthError::internal())?;
+            self.log_events(tenant.id, events).await.map_err(|_| OAuthError::internal())?;
             return Err(wrong_credentials());
         }
         if user.blocked == Some(true) {
             let e = fail("f", "user is blocked", Some(&user));
-            self.log_events(tenant.id, &[e]).await.map_err(|_| OAuthError::internal())?;
+            self.log_events(tenant.id, vec![e]).await.map_err(|_| OAuthError::internal())?;
             return Err(user_blocked());
         }
         let before = user.clone();

@@ -163,7 +163,7 @@ impl App {
                     }
                     Err(err) => e.description = Some(err.description.clone()),
                 }
-                if let Err(log_err) = self.log_events(tenant.id, &[e]).await {
+                if let Err(log_err) = self.log_events(tenant.id, vec![e]).await {
                     tracing::error!(error = %log_err, "could not record the token event");
                     return Err(OAuthError::internal());
                 }

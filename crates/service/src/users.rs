@@ -135,7 +135,7 @@ impl App {
     pub async fn delete_user(&self, tenant: &Tenant, caller: &Principal, id: &str) -> Result<(), ServiceError> {
         let Some(existing) = self.store.get_user(tenant.id, id).await? else {
             // Auth0 answers 204 for a user that is not there; the call is still recorded.
-            self.log_events(tenant.id, &[self.sapi(tenant, caller, 204, None, None)]).await?;
+            self.log_events(tenant.id, vec![self.sapi(tenant, caller, 204, None, None)]).await?;
             return Ok(());
         };
         let events =
