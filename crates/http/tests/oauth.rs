@@ -185,6 +185,9 @@ async fn management_tokens_are_verified_strictly() {
     let s = TestServer::start().await;
     let good = s.admin_token().await;
     assert_eq!(s.call("GET", "/api/v2/users", Some(&good), None).await.status, StatusCode::OK);
+    // Again: now from the tenant's cache of verified tokens, which the
+    // checks below (a forged variant, then expiry) must not get around.
+    assert_eq!(s.call("GET", "/api/v2/users", Some(&good), None).await.status, StatusCode::OK);
 
     let r = s.call("GET", "/api/v2/users", None, None).await;
     assert_eq!(r.body, json!({"statusCode":401,"error":"Unauthorized","message":"Missing authentication"}));

@@ -219,7 +219,7 @@ impl App {
             subject: format!("dashboard|{}", admin.id),
             client_id: None,
             client_name: Some(DASHBOARD_CLIENT_NAME.into()),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            scopes: std::sync::Arc::new(scopes.iter().map(|s| s.to_string()).collect()),
             request,
         }
     }

@@ -67,6 +67,9 @@ pub struct Tenant {
     /// Seals secrets castellan must show again (client secrets).
     pub sealer: SecretBox,
     pub settings: TenantSettings,
+    /// Management API tokens verified while this copy of the tenant is in
+    /// use (see `token::VerifiedTokens`).
+    pub verified: crate::token::VerifiedTokens,
 }
 
 #[derive(Default)]
@@ -104,6 +107,7 @@ impl App {
             secrets: SecretHasher::new(&hash_key),
             sealer: SecretBox::derive(&hash_key)?,
             settings: serde_json::from_value(row.settings).unwrap_or_default(),
+            verified: Default::default(),
         });
         self.tenants.by_domain.write().await.insert(domain, (Instant::now(), tenant.clone()));
         Ok(Some(tenant))

@@ -10,6 +10,7 @@ use castellan_domain::log_event::LogEvent;
 use castellan_domain::tenant_model::{Client, ClientGrant, ResourceServer};
 use serde::Serialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::{App, OAuthError, Tenant};
 
@@ -342,20 +343,93 @@ impl App {
 
     /// Verifies a Management API bearer token for this tenant.
     pub fn management_principal(&self, tenant: &Tenant, token: &str) -> Result<Principal, JwtError> {
-        let opts = VerifyOptions {
-            issuer: &tenant.issuer,
-            audience: &tenant.management_audience,
-            now_secs: self.now_ms() / 1000,
-        };
+        let now_secs = self.now_ms() / 1000;
+        let digest: Digest32 = Sha256::digest(token.as_bytes()).into();
+        if let Some(caller) = tenant.verified.get(&digest, now_secs) {
+            return Ok(Principal {
+                subject: caller.subject.clone(),
+                client_id: caller.client_id.clone(),
+                scopes: caller.scopes.clone(),
+                ..Default::default()
+            });
+        }
+        let opts = VerifyOptions { issuer: &tenant.issuer, audience: &tenant.management_audience, now_secs };
         let claims = verify(token, &tenant.keys, &opts)?;
-        let scopes = claims
+        let scopes: BTreeSet<String> = claims
             .get("scope")
             .and_then(|s| s.as_str())
             .map(|s| s.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
-        let client_id = claims.get("azp").and_then(|s| s.as_str()).map(str::to_string);
-        let subject = claims.get("sub").and_then(|s| s.as_str()).unwrap_or_default().to_string();
-        Ok(Principal { subject, client_id, scopes, ..Default::default() })
+        let caller = Verified {
+            subject: claims.get("sub").and_then(|s| s.as_str()).unwrap_or_default().to_string(),
+            client_id: claims.get("azp").and_then(|s| s.as_str()).map(str::to_string),
+            scopes: Arc::new(scopes),
+            not_before: claims.get("nbf").and_then(|n| n.as_i64()),
+        };
+        let principal = Principal {
+            subject: caller.subject.clone(),
+            client_id: caller.client_id.clone(),
+            scopes: caller.scopes.clone(),
+            ..Default::default()
+        };
+        // `verify` has checked that `exp` is there and a number.
+        if let Some(exp) = claims.get("exp").and_then(|e| e.as_i64()) {
+            tenant.verified.keep(digest, exp, caller);
+        }
+        Ok(principal)
+    }
+}
+
+/// Management API tokens a tenant has verified, by the SHA-256 of the
+/// token (the cache holds digests, never tokens), each until its `exp`.
+/// Every Management API request presents its bearer token, and an SDK
+/// presents the same one for hours: verifying it again (the RSA signature,
+/// base64 and JSON of a payload that may list every scope, and the scope
+/// set) was the largest part of a GET's CPU. The cache lives in the
+/// `Tenant`, which is read again at least every few seconds and after each
+/// change made here, so a signing key removed from the tenant stops
+/// accepting its tokens as soon as the tenant itself does.
+#[derive(Default)]
+pub struct VerifiedTokens {
+    inner: Mutex<HashMap<Digest32, (i64, Arc<Verified>)>>,
+}
+
+/// A token's SHA-256.
+type Digest32 = [u8; 32];
+
+impl std::fmt::Debug for VerifiedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedTokens").finish_non_exhaustive()
+    }
+}
+
+/// What a verified Management API token says about its caller.
+struct Verified {
+    subject: String,
+    client_id: Option<String>,
+    scopes: Arc<BTreeSet<String>>,
+    not_before: Option<i64>,
+}
+
+/// Tokens kept at most per tenant; past it the cache starts over.
+const VERIFIED_MAX: usize = 256;
+
+impl VerifiedTokens {
+    /// The caller of a token verified before, while it is still valid
+    /// (`exp` not reached, `nbf` passed: the checks `verify` makes on time).
+    fn get(&self, digest: &Digest32, now_secs: i64) -> Option<Arc<Verified>> {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (exp, caller) = map.get(digest)?;
+        let valid = *exp > now_secs && caller.not_before.is_none_or(|nbf| nbf <= now_secs);
+        valid.then(|| caller.clone())
+    }
+
+    fn keep(&self, digest: Digest32, exp: i64, caller: Verified) {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= VERIFIED_MAX {
+            map.clear();
+        }
+        map.insert(digest, (exp, Arc::new(caller)));
     }
 }
 
@@ -365,7 +439,9 @@ pub struct Principal {
     pub subject: String,
     pub client_id: Option<String>,
     pub client_name: Option<String>,
-    pub scopes: BTreeSet<String>,
+    /// Shared: a principal is cloned into each request's extensions, and the
+    /// set of an application granted every scope has ~150 entries.
+    pub scopes: Arc<BTreeSet<String>>,
     pub request: crate::audit::RequestInfo,
 }
 
@@ -375,5 +451,37 @@ impl Principal {
     }
     pub fn has_any(&self, scopes: &[&str]) -> bool {
         scopes.iter().any(|s| self.has(s))
+    }
+}
+
+#[cfg(test)]
+mod verified_tests {
+    use super::*;
+
+    /// A kept token counts only inside its validity window: from `nbf`
+    /// (inclusive) to `exp` (exclusive), as `verify` decides.
+    #[test]
+    fn kept_tokens_follow_nbf_and_exp() {
+        let cache = VerifiedTokens::default();
+        let caller = |nbf| Verified {
+            subject: "app@clients".into(),
+            client_id: Some("app".into()),
+            scopes: Arc::new(BTreeSet::from(["read:users".to_string()])),
+            not_before: nbf,
+        };
+        cache.keep([1; 32], 100, caller(Some(50)));
+        cache.keep([2; 32], 100, caller(None));
+        for (now, want) in [(49, false), (50, true), (99, true), (100, false)] {
+            assert_eq!(cache.get(&[1; 32], now).is_some(), want, "nbf 50, exp 100, now {now}");
+        }
+        assert!(cache.get(&[2; 32], 0).is_some());
+        assert!(cache.get(&[3; 32], 60).is_none(), "an unknown digest");
+        // Full: it starts over instead of growing.
+        for i in 0..VERIFIED_MAX as u64 {
+            let mut digest = [9u8; 32];
+            digest[..8].copy_from_slice(&i.to_le_bytes());
+            cache.keep(digest, 100, caller(None));
+        }
+        assert!(cache.inner.lock().unwrap().len() <= VERIFIED_MAX);
     }
 }
