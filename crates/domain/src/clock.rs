@@ -47,22 +47,8 @@ pub fn format_ms(ms: i64) -> String {
         // Every event and every user write formats a time: digits written
         // straight into the buffer instead of through chrono's formatter
         // (a tenth of a log event's cost on the token path).
-        let (date, time) = civil(ms);
-        let mut out = [0u8; 24];
-        digits(&mut out[0..4], date.0 as u64);
-        out[4] = b'-';
-        digits(&mut out[5..7], date.1 as u64);
-        out[7] = b'-';
-        digits(&mut out[8..10], date.2 as u64);
-        out[10] = b'T';
-        digits(&mut out[11..13], time.0 as u64);
-        out[13] = b':';
-        digits(&mut out[14..16], time.1 as u64);
-        out[16] = b':';
-        digits(&mut out[17..19], time.2 as u64);
-        out[19] = b'.';
-        digits(&mut out[20..23], time.3 as u64);
-        out[23] = b'Z';
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        fill(&mut out, ms, [0..4, 5..7, 8..10, 11..13, 14..16, 17..19, 20..23]);
         return out.iter().map(|&b| b as char).collect();
     }
     match chrono::DateTime::from_timestamp_millis(ms) {
@@ -77,11 +63,8 @@ pub fn compact_ms(ms: i64) -> Option<String> {
     if !(0..=FAST_MAX_MS).contains(&ms) {
         return None;
     }
-    let ((y, mo, d), (h, mi, s, milli)) = civil(ms);
-    let mut out = [0u8; 17];
-    for (range, v) in [(0..4, y), (4..6, mo), (6..8, d), (8..10, h), (10..12, mi), (12..14, s), (14..17, milli)] {
-        digits(&mut out[range], v as u64);
-    }
+    let mut out = [b'0'; 17];
+    fill(&mut out, ms, [0..4, 4..6, 6..8, 8..10, 10..12, 12..14, 14..17]);
     Some(out.iter().map(|&b| b as char).collect())
 }
 
@@ -156,6 +139,15 @@ fn civil(ms: i64) -> (Date, Time) {
     let y = year_of_era + era * 400 + i64::from(m <= 2);
     let time = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
     ((y, m, d), time)
+}
+
+/// Writes year, month, day, hour, minute, second and millisecond of `ms`
+/// into `out` at `at` (one range each, zero-padded).
+fn fill(out: &mut [u8], ms: i64, at: [std::ops::Range<usize>; 7]) {
+    let ((y, mo, d), (h, mi, s, milli)) = civil(ms);
+    for (range, v) in at.into_iter().zip([y, mo, d, h, mi, s, milli]) {
+        digits(&mut out[range], v as u64);
+    }
 }
 
 /// `v` in decimal, zero-padded to fill `out`.

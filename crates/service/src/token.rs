@@ -346,12 +346,7 @@ impl App {
         let now_secs = self.now_ms() / 1000;
         let digest: Digest32 = Sha256::digest(token.as_bytes()).into();
         if let Some(caller) = tenant.verified.get(&digest, now_secs) {
-            return Ok(Principal {
-                subject: caller.subject.clone(),
-                client_id: caller.client_id.clone(),
-                scopes: caller.scopes.clone(),
-                ..Default::default()
-            });
+            return Ok(caller.principal());
         }
         let opts = VerifyOptions { issuer: &tenant.issuer, audience: &tenant.management_audience, now_secs };
         let claims = verify(token, &tenant.keys, &opts)?;
@@ -366,12 +361,7 @@ impl App {
             scopes: Arc::new(scopes),
             not_before: claims.get("nbf").and_then(|n| n.as_i64()),
         };
-        let principal = Principal {
-            subject: caller.subject.clone(),
-            client_id: caller.client_id.clone(),
-            scopes: caller.scopes.clone(),
-            ..Default::default()
-        };
+        let principal = caller.principal();
         // `verify` has checked that `exp` is there and a number.
         if let Some(exp) = claims.get("exp").and_then(|e| e.as_i64()) {
             tenant.verified.keep(digest, exp, caller);
@@ -409,6 +399,17 @@ struct Verified {
     client_id: Option<String>,
     scopes: Arc<BTreeSet<String>>,
     not_before: Option<i64>,
+}
+
+impl Verified {
+    fn principal(&self) -> Principal {
+        Principal {
+            subject: self.subject.clone(),
+            client_id: self.client_id.clone(),
+            scopes: self.scopes.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 /// Tokens kept at most per tenant; past it the cache starts over.
