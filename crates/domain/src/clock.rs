@@ -97,18 +97,22 @@ fn parse_exact(b: &[u8]) -> Option<i64> {
     Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + milli)
 }
 
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+/// Days in `month` (1..=12) of `year`, proleptic Gregorian.
+pub fn days_in_month(year: i64, month: i64) -> i64 {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    match month {
+        2 if leap => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date. Years are counted
-/// from March, so that the leap day ends a year; 400 years are 146,097 days.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+/// Days since 1970-01-01 of a proleptic Gregorian date (`m` in 1..=12).
+/// Years are counted from March, so that the leap day ends a year; 400
+/// years are 146,097 days, and 719,468 days separate 0000-03-01 from
+/// 1970-01-01.
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let year_of_era = y - era * 400;

@@ -8,6 +8,8 @@
 //! precision: a year, a month, a day, a minute, a second, or a millisecond when a
 //! fraction is given.
 
+use castellan_domain::clock::{days_from_civil, days_in_month};
+
 const MS_PER_DAY: i64 = 86_400_000;
 
 /// `[start, end)` in unix milliseconds UTC.
@@ -119,37 +121,10 @@ impl Cursor<'_> {
     }
 }
 
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 /// Unix milliseconds at midnight UTC starting `year-month-day` (proleptic
 /// Gregorian calendar; `month` in 1..=12).
 fn day_ms(year: i64, month: i64, day: i64) -> i64 {
-    days_since_epoch(year, month, day) * MS_PER_DAY
-}
-
-/// Days from 1970-01-01 to the given date, counting in 400-year cycles of
-/// 146 097 days with years starting on March 1st so the leap day comes last.
-fn days_since_epoch(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let cycle = y.div_euclid(400);
-    let year_of_cycle = y.rem_euclid(400);
-    // Months counted from March: Mar = 0 … Feb = 11.
-    let m = (month + 9) % 12;
-    let day_of_year = (153 * m + 2) / 5 + day - 1;
-    let day_of_cycle = year_of_cycle * 365 + year_of_cycle / 4 - year_of_cycle / 100 + day_of_year;
-    // 719 468 days separate 0000-03-01 from 1970-01-01.
-    cycle * 146_097 + day_of_cycle - 719_468
+    days_from_civil(year, month, day) * MS_PER_DAY
 }
 
 #[cfg(test)]
