@@ -60,12 +60,12 @@ fn date(out: &mut Vec<Term>, field: &str, v: Option<&str>) {
 /// The `rvalue` of a term: its value reversed, for the fields a suffix
 /// wildcard may name: the built-in text fields. The query parser takes no
 /// wildcard on metadata, numbers, dates or booleans.
-pub(crate) fn reversed(t: &Term) -> Option<String> {
-    let f = t.field.as_str();
-    if metadata_path(f) || matches!(f, "email_verified" | "phone_verified" | "blocked" | "identities.isSocial") {
+pub(crate) fn reversed(field: &str, value: Option<&str>) -> Option<String> {
+    if metadata_path(field) || matches!(field, "email_verified" | "phone_verified" | "blocked" | "identities.isSocial")
+    {
         return None;
     }
-    t.value.as_ref().map(|v| v.chars().rev().collect())
+    value.map(|v| v.chars().rev().collect())
 }
 
 /// A path into `user_metadata` or `app_metadata` (or either root).

@@ -579,11 +579,8 @@ fn rewrite_terms(script: &mut Script, tenant: i64, pk: i64, stored: &[Term], u: 
         let mut sep = "";
         if old_value != value {
             u.push("value = ").arg(value.clone().map(Arg::Text).unwrap_or(Arg::NullText));
-            let reversed = |value: &Option<String>| {
-                crate::terms::reversed(&Term { field: field.clone(), value: value.clone(), num: None })
-            };
-            let after = reversed(value);
-            if reversed(old_value) != after {
+            let after = crate::terms::reversed(field, value.as_deref());
+            if crate::terms::reversed(field, old_value.as_deref()) != after {
                 u.push(", rvalue = ").arg(after.map(Arg::Text).unwrap_or(Arg::NullText));
             }
             sep = ", ";
@@ -645,7 +642,7 @@ fn term_rows_sql<'a>(q: &mut Sql, tenant: i64, rows: impl Iterator<Item = (i64, 
             q.push(", ");
         }
         any = true;
-        let rvalue = crate::terms::reversed(t);
+        let rvalue = crate::terms::reversed(&t.field, t.value.as_deref());
         q.push("(").int(tenant).push(", ").text(&t.field).push(", ");
         q.arg(opt(t.value.as_deref(), false)).push(", ").arg(opt(rvalue.as_deref(), false)).push(", ");
         q.arg(t.num.map(Arg::F64).unwrap_or(Arg::NullF64)).push(", ").int(pk).push(")");
