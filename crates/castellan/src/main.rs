@@ -239,6 +239,18 @@ fn spawn_background(app: &App, stop: tokio::sync::watch::Receiver<bool>) {
     let a = app.clone();
     let s = stop.clone();
     tokio::spawn(async move { a.run_stream_worker(worker, s).await });
+    if !app.store.terms_unique() {
+        // A store written by an earlier version: its search terms become a
+        // set, a thousand users a transaction; counts are exact meanwhile.
+        let store = app.store.clone();
+        tokio::spawn(async move {
+            tracing::info!("making each user's search terms unique (once, in the background)");
+            match store.dedupe_terms().await {
+                Ok(n) => tracing::info!(removed = n, "search terms are unique"),
+                Err(e) => tracing::warn!(error = %e, "could not make search terms unique; counts stay exact, slower"),
+            }
+        });
+    }
     let every = Duration::from_secs(env_u64("CASTELLAN_LOG_RETENTION_INTERVAL_SECS").unwrap_or(3600).max(1));
     let a = app.clone();
     let mut s = stop;

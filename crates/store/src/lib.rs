@@ -21,6 +21,7 @@ mod search;
 mod sql;
 mod streams;
 mod terms;
+mod unique_terms;
 mod users;
 mod write;
 
@@ -81,6 +82,8 @@ pub struct Store {
     log_scopes: Arc<log_scopes::ScopeCache>,
     /// Each tenant's user count (SQLite; see `tenant_user_count`).
     user_counts: Arc<users::UserCounts>,
+    /// No user has a (field, value) term twice (see `dedupe_terms`).
+    terms_unique: Arc<std::sync::atomic::AtomicBool>,
 }
 
 type StreamsCache = std::collections::HashMap<i64, (u64, Arc<Vec<(String, serde_json::Value)>>)>;
@@ -168,8 +171,10 @@ impl Store {
             streams: Arc::default(),
             log_scopes: Arc::default(),
             user_counts: Arc::default(),
+            terms_unique: Arc::default(),
         };
         schema::migrate(&store).await?;
+        store.read_flags().await?;
         if dialect == Dialect::Sqlite {
             let mut conn = sqlx::AnyConnection::connect(url).await?;
             // A checkpoint never sleeps in SQLite's busy handler (whose

@@ -318,6 +318,14 @@ CREATE TABLE log_scopes (
 );
 ALTER TABLE logs ADD COLUMN scope_ref TEXT
 "#,
+    // What is true of the stored data beyond its schema. `terms_unique`:
+    // no user has a (field, value) term twice (see `terms::dedupe`). A
+    // store with no terms yet has it from the start; an older one gets it
+    // when `Store::dedupe_terms` has gone through every user.
+    r#"
+CREATE TABLE store_flags (name TEXT PRIMARY KEY);
+INSERT INTO store_flags (name) SELECT 'terms_unique' WHERE NOT EXISTS (SELECT 1 FROM user_terms)
+"#,
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

@@ -328,7 +328,7 @@ impl Store {
             // One condition in key order: the keys come straight from the
             // terms index (already in key order for an exact value, so the
             // scan stops at the page's end), and the users are not visited.
-            let distinct = if single_valued(path.as_str()) { "" } else { " DISTINCT" };
+            let distinct = if self.one_row_per_user(path.as_str(), *kind, cond) { "" } else { " DISTINCT" };
             q = Sql::new(&format!("{explain}SELECT{distinct}"));
             q.push(" t.user_pk AS pk FROM user_terms t WHERE t.tenant_id = ");
             q.int(tenant).push(" AND t.field = ").text(path.as_str());
@@ -662,6 +662,20 @@ impl Store {
         });
     }
 
+    /// Whether no user has two rows of `path` that meet `cond`, so that its
+    /// rows count its users: a field with one value a user, or one value
+    /// (or the object marker) of any field once terms are unique (see
+    /// `dedupe_terms`). A range or pattern may meet two values of an array.
+    fn one_row_per_user(&self, path: &str, kind: FieldKind, cond: &Cond) -> bool {
+        single_valued(path)
+            || (self.terms_unique()
+                && match cond {
+                    Cond::Eq(v) => column_arg(kind, v).0 == "value",
+                    Cond::ExistsAsObject => true,
+                    _ => false,
+                })
+    }
+
     fn count_sql(&self, q: &mut Sql, tenant: i64, filter: &Filter, driver: Option<usize>) {
         if let (Filter::And(items), Some(d)) = (filter, driver) {
             q.push("SELECT COUNT(*) AS n FROM (SELECT DISTINCT pk FROM (");
@@ -679,9 +693,9 @@ impl Store {
                 q.push(") AS n");
             }
             Filter::Field { path, kind, cond } => {
-                // One row per user for single-valued fields; arrays and
-                // identities may repeat a user.
-                q.push(if single_valued(path.as_str()) {
+                // Arrays and identities may repeat a user, but not with one
+                // value once terms are unique.
+                q.push(if self.one_row_per_user(path.as_str(), *kind, cond) {
                     "SELECT COUNT(*)"
                 } else {
                     "SELECT COUNT(DISTINCT t.user_pk)"

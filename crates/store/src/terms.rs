@@ -15,6 +15,9 @@
 //! - Metadata: every scalar under a dot path (arrays are transparent); every
 //!   non-empty object gets a marker row (value NULL) for `_exists_`. Nulls,
 //!   `{}` and `[]` are not indexed, as in Auth0.
+//! - A user's terms are a set: a value an array repeats, or the provider of
+//!   two identities, is one row (see `dedupe`), so that the rows of one
+//!   value are its users, and counting them needs no DISTINCT.
 
 use castellan_domain::clock::parse_iso_ms;
 use castellan_domain::user::User;
@@ -114,7 +117,44 @@ pub fn user_terms(u: &User) -> Vec<Term> {
             }
         }
     }
+    dedupe(&mut out);
     out
+}
+
+/// Keeps one term of each (field, value): a repeated value is dropped,
+/// and where a number and a string of the same text meet (`[4.5, "4.5"]`)
+/// the one kept has the number, so ranges still find it. Terms without a
+/// value (object markers, built-in numbers and dates) are one per (field,
+/// num). The order of the rest is kept.
+fn dedupe(out: &mut Vec<Term>) {
+    type Key<'a> = (&'a str, Option<&'a str>, Option<u64>);
+    fn key(t: &Term) -> Key<'_> {
+        match t.value.as_deref() {
+            Some(v) => (t.field.as_str(), Some(v), None),
+            None => (t.field.as_str(), None, t.num.map(f64::to_bits)),
+        }
+    }
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    order.sort_by(|&a, &b| key(&out[a]).cmp(&key(&out[b])).then(a.cmp(&b)));
+    let mut dropped = vec![false; out.len()];
+    let mut kept = order.first().copied().unwrap_or(0);
+    for &i in order.iter().skip(1) {
+        if key(&out[i]) == key(&out[kept]) {
+            dropped[i] = true;
+            if out[kept].num.is_none() {
+                out[kept].num = out[i].num;
+            }
+        } else {
+            kept = i;
+        }
+    }
+    if dropped.contains(&true) {
+        let mut at = 0;
+        out.retain(|_| {
+            at += 1;
+            !dropped[at - 1]
+        });
+    }
 }
 
 fn metadata(out: &mut Vec<Term>, path: &str, v: &Value, depth: usize, budget: usize) {
@@ -172,5 +212,37 @@ mod tests {
         assert!(!t.iter().any(|x| x.field == "user_metadata.n" || x.field == "user_metadata.e"));
         assert!(t.iter().any(|x| x.field == "logins_count" && x.num == Some(3.0)));
         assert!(t.iter().any(|x| x.field == "created_at" && x.num == Some(1_674_673_226_187.0)));
+    }
+
+    #[test]
+    fn a_value_repeated_in_arrays_is_one_term_and_keeps_its_number() {
+        let u: User = serde_json::from_value(json!({
+            "created_at": "2023-01-25T19:00:26.187Z", "updated_at": "2023-01-25T19:00:26.187Z",
+            "user_id": "auth0|63d17c4a",
+            "identities": [
+                {"connection":"db","user_id":"a","provider":"auth0","isSocial":false},
+                {"connection":"db2","user_id":"b","provider":"auth0","isSocial":false}
+            ],
+            "user_metadata": {"tags": ["a", "b", "a", "a"], "n": ["4.5", 4.5, 4.5], "o": [{"x": 1}, {"x": 1}]}
+        }))
+        .unwrap();
+        let t = user_terms(&u);
+        let count = |f: &str, v: Option<&str>| t.iter().filter(|x| x.field == f && x.value.as_deref() == v).count();
+        assert_eq!(count("user_metadata.tags", Some("a")), 1);
+        assert_eq!(count("user_metadata.tags", Some("b")), 1);
+        assert_eq!(count("user_metadata.o", None), 1);
+        assert_eq!(count("user_metadata.o.x", Some("1")), 1);
+        assert_eq!(count("identities.provider", Some("auth0")), 1);
+        assert_eq!(count("identities.isSocial", Some("false")), 1);
+        assert_eq!(count("identities.connection", Some("db")), 1);
+        assert_eq!(count("identities.connection", Some("db2")), 1);
+        // The string came first; the term kept carries the number.
+        let n: Vec<&Term> = t.iter().filter(|x| x.field == "user_metadata.n").collect();
+        assert_eq!(n.len(), 1);
+        assert_eq!((n[0].value.as_deref(), n[0].num), (Some("4.5"), Some(4.5)));
+        // The order of what is kept is the order the terms were made in.
+        let tags: Vec<&str> =
+            t.iter().filter(|x| x.field == "user_metadata.tags").filter_map(|x| x.value.as_deref()).collect();
+        assert_eq!(tags, ["a", "b"]);
     }
 }

@@ -1102,3 +1102,83 @@ async fn exists_on_object_paths_is_read_in_key_order() {
     }
     finish(bs).await;
 }
+
+#[tokio::test]
+async fn an_older_stores_repeated_terms_are_removed_and_counts_stay_exact() {
+    sqlx::any::install_default_drivers();
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        assert!(s.terms_unique(), "a new store has no repeated terms ({})", b.name);
+        let t = tenant(s, "d.example").await;
+        for (id, extra) in [
+            ("d1", json!({"user_metadata": {"tags": ["a", "b", "a"], "n": [4.5, "4.5"], "o": {"k": 1}}})),
+            ("d2", json!({"user_metadata": {"tags": ["a"], "o": [{"k": 1}, {"k": 2}]}})),
+            ("d3", json!({"user_metadata": {"tags": ["b"]}})),
+        ] {
+            s.insert_user(t, &user(id, &format!("{id}@x.com"), id, extra), None, &[]).await.unwrap();
+        }
+        let raw = sqlx::AnyPool::connect(&b.url).await.unwrap();
+        let rows = |field: &'static str| {
+            let raw = raw.clone();
+            async move {
+                let q = format!("SELECT COUNT(*) AS n FROM user_terms WHERE field = '{field}'");
+                sqlx::Row::get::<i64, _>(&sqlx::query(&q).fetch_one(&raw).await.unwrap(), "n")
+            }
+        };
+        // Written as sets: one row per user and value.
+        assert_eq!((rows("user_metadata.tags").await, rows("user_metadata.o").await), (4, 2), "{}", b.name);
+        assert_eq!(rows("user_metadata.n").await, 1, "{}", b.name);
+        // What an earlier version wrote: every tag and marker twice, and the
+        // string "4.5" as a row of its own, older than the number's.
+        for q in [
+            "INSERT INTO user_terms (tenant_id, field, value, rvalue, num, user_pk) \
+             SELECT tenant_id, field, value, rvalue, num, user_pk FROM user_terms \
+             WHERE field IN ('user_metadata.tags', 'user_metadata.o')",
+            "INSERT INTO user_terms (tenant_id, field, value, rvalue, num, user_pk) \
+             SELECT tenant_id, field, value, rvalue, NULL, user_pk FROM user_terms WHERE field = 'user_metadata.n'",
+            "INSERT INTO user_terms (tenant_id, field, value, rvalue, num, user_pk) \
+             SELECT tenant_id, field, value, rvalue, num, user_pk FROM user_terms \
+             WHERE field = 'user_metadata.n' AND num IS NOT NULL",
+            "DELETE FROM store_flags",
+        ] {
+            sqlx::query(q).execute(&raw).await.unwrap();
+        }
+        // The first number row (older than the string) goes, so the string
+        // row is the oldest of the three.
+        let first = match s.dialect() {
+            Dialect::Sqlite => "DELETE FROM user_terms WHERE rowid = (SELECT MIN(rowid) FROM user_terms WHERE field = 'user_metadata.n')",
+            Dialect::Postgres => "DELETE FROM user_terms WHERE ctid = (SELECT MIN(ctid) FROM user_terms WHERE field = 'user_metadata.n')",
+        };
+        sqlx::query(first).execute(&raw).await.unwrap();
+        assert_eq!((rows("user_metadata.tags").await, rows("user_metadata.n").await), (8, 2), "{}", b.name);
+
+        let old = Store::connect(&b.url).await.unwrap();
+        assert!(!old.terms_unique(), "{}", b.name);
+        // Meanwhile counts take DISTINCT users: exact.
+        let both = set(&["d1@x.com", "d2@x.com"]);
+        assert_eq!(emails(&old, t, "user_metadata.tags:a").await, both, "{}", b.name);
+        assert_eq!(emails(&old, t, "_exists_:user_metadata.o").await, both, "{}", b.name);
+
+        assert_eq!(old.dedupe_terms().await.unwrap(), 4 + 2 + 1, "{}", b.name);
+        assert!(old.terms_unique(), "{}", b.name);
+        assert_eq!((rows("user_metadata.tags").await, rows("user_metadata.o").await), (4, 2), "{}", b.name);
+        // The row kept of "4.5" is the one with the number.
+        let kept =
+            sqlx::query("SELECT num FROM user_terms WHERE field = 'user_metadata.n'").fetch_all(&raw).await.unwrap();
+        assert_eq!(kept.len(), 1, "{}", b.name);
+        assert_eq!(sqlx::Row::get::<Option<f64>, _>(&kept[0], "num"), Some(4.5), "{}", b.name);
+        // Counted by rows now, and still exact.
+        assert_eq!(emails(&old, t, "user_metadata.tags:a").await, both, "{}", b.name);
+        assert_eq!(emails(&old, t, "user_metadata.tags:b").await, set(&["d1@x.com", "d3@x.com"]), "{}", b.name);
+        assert_eq!(emails(&old, t, "_exists_:user_metadata.o").await, both, "{}", b.name);
+        // Done once: the flag is stored.
+        assert_eq!(old.dedupe_terms().await.unwrap(), 0);
+        let again = Store::connect(&b.url).await.unwrap();
+        assert!(again.terms_unique(), "{}", b.name);
+        again.close().await;
+        old.close().await;
+        raw.close().await;
+    }
+    finish(bs).await;
+}
