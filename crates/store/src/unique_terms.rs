@@ -3,8 +3,9 @@
 //! Terms are written as a set (see `terms::dedupe`). A store written before
 //! that may hold a value twice for a user (a tag an array repeats), so
 //! counts of a metadata value used COUNT(DISTINCT user). `dedupe_terms`
-//! removes the extra rows of such a store, a few thousand users a
-//! transaction so that writers wait at most one short one, then records
+//! removes the extra rows of such a store, a hundred users a transaction
+//! and at most half of the time, so that writers wait at most one short
+//! transaction and keep most of the lock, then records
 //! `terms_unique` in `store_flags`. From then on a count of one value's
 //! rows is a count of its users (see `Store::one_row_per_user`).
 
@@ -13,8 +14,9 @@ use std::sync::atomic::Ordering;
 use crate::sql::Sql;
 use crate::{get_i64, Dialect, Result, Store};
 
-/// Users one transaction goes through.
-const CHUNK: i64 = 1000;
+/// Users one transaction goes through: ~3 ms under SQLite's write lock at
+/// 30 terms a user, which a PATCH waiting for it barely notices.
+const CHUNK: i64 = 100;
 
 impl Store {
     /// Reads what `store_flags` says of the stored data.
@@ -56,6 +58,7 @@ impl Store {
                  ORDER BY num IS NULL, {rid}) AS n FROM user_terms WHERE user_pk >= "
             ));
             q.int(from).push(" AND user_pk < ").int(to).push(") d WHERE n > 1)");
+            let started = std::time::Instant::now();
             {
                 let _w = self.write_guard().await;
                 let mut tx = self.write_tx().await?;
@@ -63,8 +66,8 @@ impl Store {
                 tx.commit().await?;
             }
             from = to;
-            // Writers waiting for the lock go first.
-            tokio::task::yield_now().await;
+            // At most half of the time: writers come first.
+            tokio::time::sleep(started.elapsed()).await;
         }
         {
             let _w = self.write_guard().await;
