@@ -241,13 +241,19 @@ fn spawn_background(app: &App, stop: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move { a.run_stream_worker(worker, s).await });
     if !app.store.terms_unique() {
         // A store written by an earlier version: its search terms become a
-        // set, a thousand users a transaction; counts are exact meanwhile.
+        // set, a hundred users a transaction; totals are exact meanwhile.
+        // A stop ends the pass (its open transaction rolls back); the next
+        // start runs it again.
         let store = app.store.clone();
+        let mut s = stop.clone();
         tokio::spawn(async move {
             tracing::info!("making each user's search terms unique (once, in the background)");
-            match store.dedupe_terms().await {
-                Ok(n) => tracing::info!(removed = n, "search terms are unique"),
-                Err(e) => tracing::warn!(error = %e, "could not make search terms unique; counts stay exact, slower"),
+            tokio::select! {
+                done = store.dedupe_terms() => match done {
+                    Ok(n) => tracing::info!(removed = n, "search terms are unique"),
+                    Err(e) => tracing::warn!(error = %e, "could not make search terms unique; totals stay exact, slower"),
+                },
+                _ = s.changed() => tracing::info!("search terms pass stopped; the next start runs it again"),
             }
         });
     }
