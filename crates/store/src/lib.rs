@@ -54,6 +54,9 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The store was written by a newer version of castellan.
+    #[error("newer store: {0}")]
+    Newer(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -2,7 +2,7 @@
 
 use sqlx::Executor;
 
-use crate::{Dialect, Result, Store};
+use crate::{Dialect, Result, Store, StoreError};
 
 /// Migrations are append-only: once released (and data directories exist),
 /// a migration is never edited; changes go into a new one.
@@ -355,6 +355,15 @@ async fn apply(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> Result<()> {
     let done: Option<i64> =
         sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(&mut *conn).await?;
     let done = done.unwrap_or(0) as usize;
+    if done > MIGRATIONS.len() {
+        // Written by a newer castellan: this one would write what that one
+        // no longer reads right (an older version writes search terms that
+        // repeat, which `terms_unique` stores must not hold).
+        return Err(StoreError::Newer(format!(
+            "the store's schema is at version {done}, this castellan knows {}: run the newer castellan",
+            MIGRATIONS.len()
+        )));
+    }
     for (i, m) in MIGRATIONS.iter().enumerate().skip(done) {
         let version = (i + 1) as i64;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;

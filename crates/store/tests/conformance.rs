@@ -1182,3 +1182,18 @@ async fn an_older_stores_repeated_terms_are_removed_and_counts_stay_exact() {
     }
     finish(bs).await;
 }
+
+#[tokio::test]
+async fn a_store_written_by_a_newer_castellan_is_refused() {
+    sqlx::any::install_default_drivers();
+    let bs = backends().await;
+    for b in &bs {
+        let raw = sqlx::AnyPool::connect(&b.url).await.unwrap();
+        sqlx::query("INSERT INTO schema_migrations (version) VALUES (1000000)").execute(&raw).await.unwrap();
+        raw.close().await;
+        let err = Store::connect(&b.url).await.expect_err("a store of a newer schema is refused");
+        assert!(matches!(err, StoreError::Newer(_)), "{}: {err}", b.name);
+        assert!(err.to_string().contains("version 1000000"), "{}: {err}", b.name);
+    }
+    finish(bs).await;
+}
