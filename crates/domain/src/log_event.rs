@@ -100,10 +100,39 @@ pub fn log_id_prefix(ms: i64) -> Option<String> {
 pub fn new_log_id(now_ms: i64) -> String {
     let prefix = log_id_prefix(now_ms).unwrap_or_else(|| "90019700101000000000".into());
     let seq = SEQ.fetch_add(1, Ordering::Relaxed) % 1_000_000_000_000;
+    with_random(&prefix, seq)
+}
+
+fn with_random(prefix: &str, seq: u64) -> String {
     let mut rng = rand::thread_rng();
     let r1: u64 = rng.gen_range(0..1_000_000_000_000);
     let r2: u64 = rng.gen_range(0..1_000_000_000_000);
     format!("{prefix}{seq:012}{r1:012}{r2:012}")
+}
+
+/// The time (unix milliseconds) in a log_id: its `yyyyMMddHHmmssSSS`
+/// after `900`. None for an id of another shape.
+pub fn log_id_ms(id: &str) -> Option<i64> {
+    use crate::clock::{days_from_civil, days_in_month};
+    let t = id.strip_prefix("900")?.get(..17)?;
+    if !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = |a: usize, b: usize| t[a..b].parse::<i64>().ok();
+    let (y, mo, d) = (n(0, 4)?, n(4, 6)?, n(6, 8)?);
+    let (h, mi, sec, ms) = (n(8, 10)?, n(10, 12)?, n(12, 14)?, n(14, 17)?);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    Some(((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms)
+}
+
+/// A log_id that sorts right after `last`: the same time, the next
+/// sequence number. None for an id of another shape.
+pub fn log_id_after(last: &str) -> Option<String> {
+    log_id_ms(last)?;
+    let seq: u64 = last.get(20..32)?.parse().ok()?;
+    (seq < 999_999_999_999).then(|| with_random(&last[..20], seq + 1))
 }
 
 /// Keys whose values never enter an event.
@@ -167,6 +196,26 @@ pub fn category(kind: &str) -> &'static str {
             "system.notification"
         }
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+
+    #[test]
+    fn a_log_ids_time_reads_back_and_the_next_id_sorts_after_it() {
+        for ms in [0, 1_674_673_226_187, 1_709_164_800_000, 4_102_444_799_999] {
+            let id = new_log_id(ms);
+            assert_eq!(log_id_ms(&id), Some(ms), "{id}");
+            let next = log_id_after(&id).unwrap();
+            assert!(next > id, "{next} after {id}");
+            assert_eq!(log_id_ms(&next), Some(ms));
+            assert_eq!(next.len(), id.len());
+        }
+        assert_eq!(log_id_ms("90020230229000000000"), None, "no 29 February in 2023");
+        assert_eq!(log_id_ms("junk"), None);
+        assert_eq!(log_id_after("900202301010000000009999999999990"), None);
     }
 }
 

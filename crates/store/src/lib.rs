@@ -87,6 +87,8 @@ pub struct Store {
     user_counts: Arc<users::UserCounts>,
     /// No user has a (field, value) term twice (see `dedupe_terms`).
     terms_unique: Arc<std::sync::atomic::AtomicBool>,
+    /// The newest log_id written, by tenant (SQLite; see `in_commit_order`).
+    last_log_ids: Arc<std::sync::Mutex<std::collections::HashMap<i64, String>>>,
 }
 
 type StreamsCache = std::collections::HashMap<i64, (u64, Arc<Vec<(String, serde_json::Value)>>)>;
@@ -175,6 +177,7 @@ impl Store {
             log_scopes: Arc::default(),
             user_counts: Arc::default(),
             terms_unique: Arc::default(),
+            last_log_ids: Arc::default(),
         };
         schema::migrate(&store).await?;
         store.read_flags().await?;

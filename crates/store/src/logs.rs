@@ -3,13 +3,13 @@
 //! log stream whose filters take it. Search compiles a parsed query over the
 //! indexed columns; checkpoint paging reads events after a log_id.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use castellan_domain::clock::parse_iso_ms;
-use castellan_domain::log_event::{category, log_id_prefix, LogEvent};
+use castellan_domain::clock::{format_ms, parse_iso_ms};
+use castellan_domain::log_event::{category, log_id_after, log_id_ms, log_id_prefix, LogEvent};
 use castellan_query::{Cond, Filter, Scalar};
 use serde_json::Value;
 use sqlx::{Any, AnyConnection, Row, Transaction};
@@ -17,7 +17,7 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 use crate::docs::parse;
 use crate::log_scopes::{document, scope_ref, store_scopes};
 use crate::sql::{Arg, Script, Sql};
-use crate::{get_i64, get_str, Dialect, Result, Store, StoreError};
+use crate::{get_i64, get_opt_str, get_str, Dialect, Result, Store, StoreError};
 
 /// Columns of the logs table that search can use, by query field.
 fn column(field: &str) -> Option<&'static str> {
@@ -52,6 +52,10 @@ fn stream_takes(doc: &Value, kind: &str) -> bool {
         name == cat || (name == "other" && cat == "other")
     })
 }
+
+/// How far (ms) an event's date may lie before the newest event written
+/// for it to take its place after it (see `in_commit_order`).
+const REORDER_WITHIN_MS: i64 = 60_000;
 
 /// Whether log events are written at all. Always true in service; the
 /// benchmark turns it off (`CASTELLAN_BENCH_NO_LOG_EVENTS=1`) to measure what
@@ -92,6 +96,8 @@ impl Store {
         if events.is_empty() || !RECORD_EVENTS.load(Ordering::Relaxed) {
             return Ok(());
         }
+        let events = self.in_commit_order(tx, tenant, events).await?;
+        let events = events.as_slice();
         let streams = self.tenant_streams(tx, tenant).await?;
         let refs: Vec<Option<String>> = events.iter().map(|e| scope_ref(e.borrow())).collect();
         store_scopes(script, tenant, events, &refs);
@@ -117,6 +123,61 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// `events` with log_ids that sort after every log_id written before
+    /// (SQLite, where this runs under the write lock, so log_id order is
+    /// commit order). An event is built, and its id made, before its
+    /// transaction: one built before another but committed after it would
+    /// sort before it, and a reader paging `from` the later one would never
+    /// see it. Such an event takes the next id after the newest written, and
+    /// that id's time as its date (milliseconds later). An event dated more
+    /// than `REORDER_WITHIN_MS` before the newest is written as it is: an
+    /// event written for a past time, not one that lost a race.
+    async fn in_commit_order<'a, E: Borrow<LogEvent>>(
+        &self,
+        tx: &mut AnyConnection,
+        tenant: i64,
+        events: &'a [E],
+    ) -> Result<Vec<Cow<'a, LogEvent>>> {
+        let mut out: Vec<Cow<'a, LogEvent>> = events.iter().map(|e| Cow::Borrowed(e.borrow())).collect();
+        if self.dialect != Dialect::Sqlite {
+            return Ok(out);
+        }
+        let known = self.last_log_ids.lock().unwrap_or_else(|p| p.into_inner()).get(&tenant).cloned();
+        let mut last = match known {
+            Some(id) => id,
+            None => {
+                let mut q = Sql::new("SELECT MAX(log_id) AS m FROM logs WHERE tenant_id = ");
+                q.int(tenant);
+                let row = q.build().fetch_one(&mut *tx).await?;
+                get_opt_str(&row, "m")?.unwrap_or_default()
+            }
+        };
+        // The newest so far among `out` (None: `last`), kept by index so the
+        // usual case, ids already in order, copies none of them.
+        let mut newest: Option<usize> = None;
+        for i in 0..out.len() {
+            let before = newest.map_or(last.as_str(), |n| out[n].log_id.as_str());
+            if out[i].log_id.as_str() > before {
+                newest = Some(i);
+                continue;
+            }
+            let (Some(at), Some(date)) = (log_id_ms(before), parse_iso_ms(&out[i].date)) else { continue };
+            let Some(id) = log_id_after(before) else { continue };
+            if at - date > REORDER_WITHIN_MS {
+                continue;
+            }
+            let e = out[i].to_mut();
+            e.log_id = id;
+            e.date = format_ms(at.max(date));
+            newest = Some(i);
+        }
+        if let Some(n) = newest {
+            last = out[n].log_id.clone();
+        }
+        self.last_log_ids.lock().unwrap_or_else(|p| p.into_inner()).insert(tenant, last);
+        Ok(out)
     }
 
     /// The tenant's streams (every status: a paused or suspended stream

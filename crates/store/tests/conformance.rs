@@ -1197,3 +1197,49 @@ async fn a_store_written_by_a_newer_castellan_is_refused() {
     }
     finish(bs).await;
 }
+
+#[tokio::test]
+async fn an_event_committed_after_a_later_one_is_not_lost_to_checkpoint_readers() {
+    use castellan_domain::log_event::LogEvent;
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t = tenant(s, "o.example").await;
+        let base = 1_700_000_000_000;
+        let event = |what: &str, ms: i64| {
+            let mut e = LogEvent::new("sapi", ms);
+            e.description = Some(what.into());
+            e
+        };
+        // Built first, written second (it waited for the write lock).
+        let first = event("built first", base);
+        let second = event("built second", base + 5);
+        s.insert_logs(t, std::slice::from_ref(&second)).await.unwrap();
+        // A reader pages up to here and keeps `second` as its checkpoint.
+        assert_eq!(s.logs_after(t, "", 10).await.unwrap().len(), 1);
+        s.insert_logs(t, std::slice::from_ref(&first)).await.unwrap();
+        let after = s.logs_after(t, &second.log_id, 10).await.unwrap();
+        if s.dialect() == Dialect::Sqlite {
+            assert_eq!(after.len(), 1, "the late event comes after the checkpoint");
+            let late = &after[0];
+            assert_eq!(late.description.as_deref(), Some("built first"));
+            assert!(late.log_id > second.log_id);
+            assert_eq!(late.date, second.date, "dated as written, a few ms later");
+            assert!(s.get_log(t, &first.log_id).await.unwrap().is_none(), "it has only its new id");
+        }
+        // Several in one batch, out of order: written in order of their ids.
+        let (x, y) = (event("x", base + 20), event("y", base + 10));
+        s.insert_logs(t, &[x.clone(), y.clone()]).await.unwrap();
+        let tail = s.logs_after(t, &second.log_id, 10).await.unwrap();
+        let order: Vec<&str> = tail.iter().filter_map(|e| e.description.as_deref()).collect();
+        if s.dialect() == Dialect::Sqlite {
+            assert_eq!(order, ["built first", "x", "y"], "{}", b.name);
+        }
+        // An event for a time long past is written as it is.
+        let old = event("a day before", base - 86_400_000);
+        s.insert_logs(t, std::slice::from_ref(&old)).await.unwrap();
+        let kept = s.get_log(t, &old.log_id).await.unwrap().expect("kept under its own id");
+        assert_eq!(kept.date, old.date, "{}", b.name);
+    }
+    finish(bs).await;
+}
