@@ -85,11 +85,26 @@ fn parse_exact(b: &[u8]) -> Option<i64> {
     if b[19] != b'.' || b[23] != b'Z' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        b[r].iter().try_fold(0i64, |n, &c| c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0')))
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s, milli) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
+    read(b, [0..4, 5..7, 8..10, 11..13, 14..16, 17..19, 20..23])
+}
+
+/// Reads back what [`compact_ms`] writes (`yyyyMMddHHmmssSSS`, a valid
+/// date); None for anything else.
+pub fn parse_compact_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 17 {
+        return None;
+    }
+    read(b, [0..4, 4..6, 6..8, 8..10, 10..12, 12..14, 14..17])
+}
+
+/// The instant whose year, month, day, hour, minute, second and
+/// millisecond are the decimal digits of `b` at `at` (what `fill` wrote);
+/// None unless every one is digits and they make a valid time.
+fn read(b: &[u8], at: [std::ops::Range<usize>; 7]) -> Option<i64> {
+    let [y, mo, d, h, mi, s, milli] =
+        at.map(|r| b[r].iter().try_fold(0i64, |n, &c| c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))));
+    let (y, mo, d, h, mi, s, milli) = (y?, mo?, d?, h?, mi?, s?, milli?);
     if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59 {
         return None;
     }

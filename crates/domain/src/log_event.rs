@@ -113,18 +113,7 @@ fn with_random(prefix: &str, seq: u64) -> String {
 /// The time (unix milliseconds) in a log_id: its `yyyyMMddHHmmssSSS`
 /// after `900`. None for an id of another shape.
 pub fn log_id_ms(id: &str) -> Option<i64> {
-    use crate::clock::{days_from_civil, days_in_month};
-    let t = id.strip_prefix("900")?.get(..17)?;
-    if !t.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n = |a: usize, b: usize| t[a..b].parse::<i64>().ok();
-    let (y, mo, d) = (n(0, 4)?, n(4, 6)?, n(6, 8)?);
-    let (h, mi, sec, ms) = (n(8, 10)?, n(10, 12)?, n(12, 14)?, n(14, 17)?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 {
-        return None;
-    }
-    Some(((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms)
+    crate::clock::parse_compact_ms(id.strip_prefix("900")?.get(..17)?)
 }
 
 /// A log_id that sorts right after `last`: the same time, the next

@@ -164,10 +164,10 @@ impl Store {
                 continue;
             }
             let (Some(at), Some(date)) = (log_id_ms(before), parse_iso_ms(&out[i].date)) else { continue };
-            let Some(id) = log_id_after(before) else { continue };
             if at - date > REORDER_WITHIN_MS {
                 continue;
             }
+            let Some(id) = log_id_after(before) else { continue };
             let e = out[i].to_mut();
             e.log_id = id;
             e.date = format_ms(at.max(date));
