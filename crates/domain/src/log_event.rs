@@ -14,9 +14,13 @@ use crate::clock::format_ms;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogEvent {
+    // (A stored row's document may leave out what its columns hold: the
+    // store fills these in, see castellan_store's `log_doc`.)
+    #[serde(default)]
     pub log_id: String,
+    #[serde(default)]
     pub date: String,
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -44,36 +48,13 @@ pub struct LogEvent {
     pub hostname: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
-    #[serde(default, skip_serializing_if = "scope_left_out")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
 }
 
-thread_local! {
-    /// Set while `to_string_without_scope` serializes on this thread.
-    static WITHOUT_SCOPE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn scope_left_out(scope: &Option<String>) -> bool {
-    scope.is_none() || WITHOUT_SCOPE.with(|w| w.get())
-}
-
 impl LogEvent {
-    /// The event as JSON without its `scope` (a store that keeps long scopes
-    /// apart), without copying the event to drop it.
-    pub fn to_string_without_scope(&self) -> serde_json::Result<String> {
-        struct Reset;
-        impl Drop for Reset {
-            fn drop(&mut self) {
-                WITHOUT_SCOPE.with(|w| w.set(false));
-            }
-        }
-        WITHOUT_SCOPE.with(|w| w.set(true));
-        let _reset = Reset;
-        serde_json::to_string(self)
-    }
-
     /// A new event of `kind` at `now_ms` with a fresh id.
     pub fn new(kind: &str, now_ms: i64) -> Self {
         LogEvent { log_id: new_log_id(now_ms), date: format_ms(now_ms), kind: kind.to_string(), ..Default::default() }
@@ -212,19 +193,6 @@ mod order_tests {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn an_event_serializes_without_its_scope_on_request_only() {
-        let mut e = LogEvent::new("seccft", 1_700_000_000_000);
-        e.scope = Some("read:users update:users".into());
-        e.details = Some(json!({"scope": "kept"}));
-        let without: Value = serde_json::from_str(&e.to_string_without_scope().unwrap()).unwrap();
-        let mut want = serde_json::to_value(&e).unwrap();
-        want.as_object_mut().unwrap().remove("scope");
-        assert_eq!(without, want);
-        // Only that call leaves it out.
-        assert_eq!(serde_json::to_value(&e).unwrap()["scope"], json!("read:users update:users"));
-    }
 
     #[test]
     fn log_ids_sort_by_time_and_are_56_digits() {

@@ -11,6 +11,7 @@ mod config;
 mod dashboard;
 mod devices;
 mod docs;
+mod log_doc;
 mod log_scopes;
 mod logs;
 mod logs_bulk;

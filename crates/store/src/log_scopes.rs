@@ -17,8 +17,9 @@ use castellan_domain::log_event::LogEvent;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 
+use crate::log_doc::event_of_row;
 use crate::sql::{Script, Sql};
-use crate::{get_opt_str, get_str, Result, Store, StoreError};
+use crate::{get_opt_str, get_str, Result, Store};
 
 /// Scopes shorter than this stay in the event's document.
 pub(crate) const INTERN_MIN: usize = 256;
@@ -85,25 +86,14 @@ pub(crate) fn store_scopes<E: Borrow<LogEvent>>(
     q.push(" ON CONFLICT DO NOTHING");
 }
 
-/// `e` as its row's document holds it: without a scope stored apart.
-pub(crate) fn document(e: &LogEvent, scope_ref: Option<&str>) -> Result<String> {
-    let out = match scope_ref {
-        Some(_) => e.to_string_without_scope(),
-        None => serde_json::to_string(e),
-    };
-    out.map_err(|err| StoreError::Corrupt(err.to_string()))
-}
-
 impl Store {
-    /// The events of `rows` (columns `doc` and `scope_ref`), with the
+    /// The events of `rows` (selected with `LOG_COLUMNS`), with the
     /// scopes stored apart put back: from the cache, else in one query.
     pub(crate) async fn decode_logs(&self, tenant: i64, rows: &[AnyRow]) -> Result<Vec<LogEvent>> {
         let mut events = Vec::with_capacity(rows.len());
         let mut refs = Vec::with_capacity(rows.len());
         for r in rows {
-            let e: LogEvent =
-                serde_json::from_str(&get_str(r, "doc")?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            events.push(e);
+            events.push(event_of_row(r)?);
             refs.push(get_opt_str(r, "scope_ref")?);
         }
         if refs.iter().all(Option::is_none) {

@@ -15,7 +15,8 @@ use serde_json::Value;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use crate::docs::parse;
-use crate::log_scopes::{document, scope_ref, store_scopes};
+use crate::log_doc::{date_ms, document, LOG_COLUMNS};
+use crate::log_scopes::{scope_ref, store_scopes};
 use crate::sql::{Arg, Script, Sql};
 use crate::{get_i64, get_opt_str, get_str, Dialect, Result, Store, StoreError};
 
@@ -114,7 +115,7 @@ impl Store {
         };
         for (e, r) in events.iter().zip(&refs) {
             let e = e.borrow();
-            log_values(script.statement(INSERT_LOG), tenant, e, r.as_deref())?;
+            log_values(script.statement(insert_log(self.dialect)), tenant, e, r.as_deref())?;
             for (id, sdoc) in streams.iter() {
                 if stream_takes(sdoc, &e.kind) {
                     let o = script.statement("INSERT INTO log_outbox (tenant_id, stream_id, log_seq) VALUES (");
@@ -220,7 +221,7 @@ pub(crate) fn log_rows<E: Borrow<LogEvent>>(
     per: usize,
 ) -> Result<()> {
     for (chunk, refs) in events.chunks(per).zip(refs.chunks(per)) {
-        let q = script.statement(INSERT_LOG);
+        let q = script.statement(insert_log(script.dialect()));
         for (i, (e, r)) in chunk.iter().zip(refs).enumerate() {
             if i > 0 {
                 q.push(", ");
@@ -231,13 +232,24 @@ pub(crate) fn log_rows<E: Borrow<LogEvent>>(
     Ok(())
 }
 
-const INSERT_LOG: &str = "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, scope_ref, doc) VALUES ";
+/// `INSERT INTO logs (…) VALUES `. On SQLite `INSERT OR FAIL`: a statement
+/// of several rows that may stop at a constraint keeps a statement journal
+/// otherwise (a copy of each page it changes, to undo that statement alone:
+/// a fifth of the SQLite time of a batch of token events), and a write that
+/// fails here rolls back its whole transaction anyway (`Write`), so nothing
+/// needs undoing by statement. PostgreSQL has no such clause or journal.
+fn insert_log(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "INSERT OR FAIL INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, scope_ref, doc) VALUES ",
+        Dialect::Postgres => "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, scope_ref, doc) VALUES ",
+    }
+}
 
 /// `(tenant_id, log_id, …, doc)` of one event, for `INSERT INTO logs`;
 /// `scope_ref` names its scope when that is stored apart (`log_scopes`).
 fn log_values(q: &mut Sql, tenant: i64, e: &LogEvent, scope_ref: Option<&str>) -> Result<()> {
-    let doc = document(e, scope_ref)?;
-    q.push("(").int(tenant).push(", ").text(&e.log_id).push(", ").int(parse_iso_ms(&e.date).unwrap_or(0));
+    let doc = document(e, scope_ref.is_some())?;
+    q.push("(").int(tenant).push(", ").text(&e.log_id).push(", ").int(date_ms(e));
     q.push(", ").text(&e.kind);
     for v in [&e.user_id, &e.user_name, &e.client_id, &e.client_name, &e.connection, &e.ip, &e.audience, &e.hostname] {
         q.push(", ").arg(opt(v));
@@ -276,13 +288,13 @@ impl Store {
             self.log_statements(w.reader()?, &mut script, tenant, &run).await?;
         }
         // BEGIN, the events and COMMIT: one call on SQLite.
-        w.commit_with(&script).await?;
+        w.commit_with(script).await?;
         Ok(())
     }
 
     pub async fn get_log(&self, tenant: i64, log_id: &str) -> Result<Option<LogEvent>> {
-        let mut q = Sql::new("SELECT doc, scope_ref FROM logs WHERE tenant_id = ");
-        q.int(tenant).push(" AND log_id = ").text(log_id);
+        let mut q = Sql::new(&format!("SELECT {LOG_COLUMNS} FROM logs l WHERE l.tenant_id = "));
+        q.int(tenant).push(" AND l.log_id = ").text(log_id);
         let rows = q.build().fetch_all(&self.pool).await?;
         Ok(self.decode_logs(tenant, &rows).await?.pop())
     }
@@ -321,8 +333,8 @@ impl Store {
 
     /// Up to `take` events after `from` (a log_id), oldest first.
     pub async fn logs_after(&self, tenant: i64, from: &str, take: u64) -> Result<Vec<LogEvent>> {
-        let mut q = Sql::new("SELECT doc, scope_ref FROM logs WHERE tenant_id = ");
-        q.int(tenant).push(" AND log_id > ").text(from).push(" ORDER BY log_id ASC LIMIT ").int(take as i64);
+        let mut q = Sql::new(&format!("SELECT {LOG_COLUMNS} FROM logs l WHERE l.tenant_id = "));
+        q.int(tenant).push(" AND l.log_id > ").text(from).push(" ORDER BY l.log_id ASC LIMIT ").int(take as i64);
         let rows = q.build().fetch_all(&self.pool).await?;
         self.decode_logs(tenant, &rows).await
     }
@@ -360,9 +372,7 @@ impl Store {
         limit: u64,
     ) -> Result<Sql> {
         let mut q = Sql::new(prefix);
-        q.push("SELECT l.doc AS doc, l.scope_ref AS scope_ref FROM logs l WHERE l.tenant_id = ")
-            .int(tenant)
-            .push(" AND ");
+        q.push("SELECT ").push(LOG_COLUMNS).push(" FROM logs l WHERE l.tenant_id = ").int(tenant).push(" AND ");
         self.log_condition(&mut q, filter)?;
         q.push(if sort.descending { " ORDER BY l.log_id DESC" } else { " ORDER BY l.log_id ASC" });
         q.push(" LIMIT ").int(limit as i64).push(" OFFSET ").int(offset.min(i64::MAX as u64) as i64);

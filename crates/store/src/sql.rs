@@ -42,18 +42,20 @@ impl Sql {
         self.arg(Arg::I64(n))
     }
     pub fn build(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        bind(&self.text, &self.args)
+        bind(&self.text, self.args.iter().cloned())
     }
 }
 
-/// `text` with `args` bound to its `$1..$n`.
-fn bind<'q>(text: &'q str, args: &'q [Arg]) -> Query<'q, Any, AnyArguments<'q>> {
+/// `text` with `args` bound to its `$1..$n`. The texts move into sqlx's
+/// arguments (which keep them until the connection's thread has run the
+/// statement): a script's are not copied again.
+fn bind<'q>(text: &'q str, args: impl IntoIterator<Item = Arg>) -> Query<'q, Any, AnyArguments<'q>> {
     let mut q = sqlx::query(text);
     for a in args {
         q = match a {
-            Arg::I64(n) => q.bind(*n),
-            Arg::F64(f) => q.bind(*f),
-            Arg::Text(s) => q.bind(s.clone()),
+            Arg::I64(n) => q.bind(n),
+            Arg::F64(f) => q.bind(f),
+            Arg::Text(s) => q.bind(s),
             Arg::NullText => q.bind(Option::<String>::None),
             Arg::NullI64 => q.bind(Option::<i64>::None),
             // sqlx 0.8.6's Any driver swaps Real and Double for NULLs: a
@@ -111,6 +113,10 @@ pub struct Script {
 }
 
 impl Script {
+    pub fn dialect(&self) -> crate::Dialect {
+        self.dialect
+    }
+
     pub fn new(dialect: crate::Dialect) -> Self {
         Script { dialect, parts: Vec::new(), count: 0 }
     }
@@ -142,7 +148,7 @@ impl Script {
     /// Runs the statements in order on `conn` (inside the caller's
     /// transaction); the rows each affected. The first error stops the rest
     /// (the caller's transaction then rolls back).
-    pub async fn run(&self, conn: &mut sqlx::AnyConnection) -> Result<Vec<u64>, sqlx::Error> {
+    pub async fn run(self, conn: &mut sqlx::AnyConnection) -> Result<Vec<u64>, sqlx::Error> {
         Ok(self.fetch_wrapped(conn, "", "", false).await?.0)
     }
 
@@ -151,7 +157,7 @@ impl Script {
     /// counts are not returned), and, when `rows`, the rows each statement
     /// selected (empty lists otherwise), in statement order.
     pub(crate) async fn fetch_wrapped(
-        &self,
+        self,
         conn: &mut sqlx::AnyConnection,
         before: &str,
         after: &str,
@@ -162,13 +168,13 @@ impl Script {
         if self.parts.is_empty() && before.is_empty() && after.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
-        let empty = [Sql::default()];
-        let parts = if self.parts.is_empty() { &empty[..] } else { &self.parts[..] };
         let extra = |s: &str| usize::from(!s.is_empty());
         let expected = self.count + extra(before) + extra(after);
+        let parts = if self.parts.is_empty() { vec![Sql::default()] } else { self.parts };
+        let last = parts.len() - 1;
         let mut affected = Vec::with_capacity(expected);
         let mut selected: Vec<Vec<sqlx::any::AnyRow>> = Vec::new();
-        for (i, q) in parts.iter().enumerate() {
+        for (i, q) in parts.into_iter().enumerate() {
             let mut text = match self.dialect {
                 crate::Dialect::Sqlite => std::borrow::Cow::Owned(positional(&q.text)),
                 crate::Dialect::Postgres => std::borrow::Cow::Borrowed(q.text.as_str()),
@@ -176,10 +182,10 @@ impl Script {
             if i == 0 && !before.is_empty() {
                 text = format!("{before}{text}").into();
             }
-            if i + 1 == parts.len() && !after.is_empty() {
+            if i == last && !after.is_empty() {
                 text = format!("{text}{after}").into();
             }
-            let mut steps = conn.fetch_many(bind(&text, &q.args));
+            let mut steps = conn.fetch_many(bind(&text, q.args));
             while let Some(step) = steps.try_next().await? {
                 match step {
                     sqlx::Either::Left(done) => affected.push(done.rows_affected()),

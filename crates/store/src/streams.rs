@@ -8,6 +8,7 @@ use castellan_domain::log_event::LogEvent;
 use serde_json::Value;
 
 use crate::docs::parse;
+use crate::log_doc::LOG_COLUMNS;
 use crate::sql::Sql;
 use crate::{get_i64, get_str, Result, Store};
 
@@ -100,10 +101,10 @@ impl Store {
     /// Up to `limit` due events of a stream, oldest first. Delivery stops at
     /// the first event not yet due, so a stream's events go out in order.
     pub async fn log_outbox_batch(&self, tenant: i64, stream: &str, now_ms: i64, limit: u64) -> Result<Vec<Queued>> {
-        let mut q = Sql::new(
-            "SELECT o.seq AS seq, o.attempts AS attempts, o.next_attempt AS next_attempt, l.doc AS doc, \
-             l.scope_ref AS scope_ref FROM log_outbox o JOIN logs l ON l.seq = o.log_seq WHERE o.tenant_id = ",
-        );
+        let mut q = Sql::new(&format!(
+            "SELECT o.seq AS seq, o.attempts AS attempts, o.next_attempt AS next_attempt, {LOG_COLUMNS} \
+             FROM log_outbox o JOIN logs l ON l.seq = o.log_seq WHERE o.tenant_id = "
+        ));
         q.int(tenant).push(" AND o.stream_id = ").text(stream).push(" ORDER BY o.seq LIMIT ").int(limit as i64);
         let mut rows = q.build().fetch_all(&self.pool).await?;
         let mut due = 0;

@@ -286,9 +286,9 @@ impl Store {
         rewrite_terms(&mut rest, tenant, pk, &read_terms, u, self.dialect);
         let _w = self.write_guard().await;
         let mut w = self.write().await?;
-        if matches!(w.run(&row).await, Ok(affected) if affected[at] > 0) {
+        if matches!(w.run(row).await, Ok(affected) if affected[at] > 0) {
             self.log_statements(w.reader()?, &mut rest, tenant, events).await?;
-            w.commit_with(&rest).await?;
+            w.commit_with(rest).await?;
             return Ok(());
         }
         // Overtaken (or `before` was stale), or failed: nothing of this try
@@ -307,7 +307,7 @@ impl Store {
         let stored = stored.unwrap_or_default();
         let terms = stored_terms(w.conn().await?, pk).await?;
         let (all, at) = self.replacement(&mut w, &change, &stored, &terms, events).await?;
-        let affected = w.run(&all).await.map_err(|e| conflict_or(e, "The user already exists."))?;
+        let affected = w.run(all).await.map_err(|e| conflict_or(e, "The user already exists."))?;
         if affected[at] == 0 {
             w.rollback().await?;
             return Err(StoreError::NotFound);
@@ -349,7 +349,7 @@ impl Store {
         t.int(tenant).push(" AND user_id = ").text(user_id).push(")");
         let _w = self.write_guard().await;
         let mut w = self.write().await?;
-        let rows = w.fetch(&read).await?;
+        let rows = w.fetch(read).await?;
         let Some(row) = rows.first().and_then(|r| r.first()) else {
             w.rollback().await?;
             return Ok(None);
@@ -372,7 +372,7 @@ impl Store {
         let new_values = values(&u)?;
         let c = Change { tenant, pk, new: &new_values, u: &u, password_hash: None };
         let (all, _) = self.replacement(&mut w, &c, &before_values, &terms, &events).await?;
-        w.commit_with(&all).await.map_err(|e| conflict_or(e, "The user already exists."))?;
+        w.commit_with(all).await.map_err(|e| conflict_or(e, "The user already exists."))?;
         Ok(Some(Ok(out)))
     }
 

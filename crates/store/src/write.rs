@@ -76,20 +76,20 @@ impl Write {
     }
 
     /// Runs `script` in the transaction; the rows each statement affected.
-    pub(crate) async fn run(&mut self, script: &Script) -> std::result::Result<Vec<u64>, sqlx::Error> {
+    pub(crate) async fn run(&mut self, script: Script) -> std::result::Result<Vec<u64>, sqlx::Error> {
         Ok(self.run_then(script, false, false).await?.0)
     }
 
     /// Runs `script` in the transaction (on SQLite, BEGIN goes in the same
     /// call); the rows each of its statements selected, in order.
-    pub(crate) async fn fetch(&mut self, script: &Script) -> std::result::Result<Vec<Vec<AnyRow>>, sqlx::Error> {
+    pub(crate) async fn fetch(&mut self, script: Script) -> std::result::Result<Vec<Vec<AnyRow>>, sqlx::Error> {
         Ok(self.run_then(script, false, true).await?.1)
     }
 
     /// Runs `script` and commits; the rows each statement of `script`
     /// affected. On SQLite one call carries BEGIN (if owed), the script and
     /// COMMIT. On an error nothing is committed.
-    pub(crate) async fn commit_with(mut self, script: &Script) -> std::result::Result<Vec<u64>, sqlx::Error> {
+    pub(crate) async fn commit_with(mut self, script: Script) -> std::result::Result<Vec<u64>, sqlx::Error> {
         let (affected, _) = self.run_then(script, true, false).await?;
         if let Inner::Postgres(tx) = std::mem::replace(&mut self.inner, Inner::Done) {
             tx.commit().await?;
@@ -103,7 +103,7 @@ impl Write {
             Inner::Postgres(_) => Dialect::Postgres,
             _ => Dialect::Sqlite,
         };
-        self.commit_with(&Script::new(dialect)).await.map(|_| ())
+        self.commit_with(Script::new(dialect)).await.map(|_| ())
     }
 
     /// Rolls back whatever ran; the connection goes back to the pool.
@@ -129,7 +129,7 @@ impl Write {
     /// affected and, when `rows`, the rows each selected.
     async fn run_then(
         &mut self,
-        script: &Script,
+        script: Script,
         commit: bool,
         rows: bool,
     ) -> std::result::Result<(Vec<u64>, Vec<Vec<AnyRow>>), sqlx::Error> {

@@ -1243,3 +1243,148 @@ async fn an_event_committed_after_a_later_one_is_not_lost_to_checkpoint_readers(
     }
     finish(bs).await;
 }
+
+/// A log row's document keeps only what its columns do not hold, and every
+/// reader gives back the event as it was made: through the queue's batches,
+/// the change-transaction path and bulk loads; with every field, with none,
+/// and with a date the `date` column cannot give back as written. Rows of
+/// an older castellan (the whole event in the document) read alike.
+#[tokio::test]
+async fn log_rows_keep_what_columns_lack_and_read_back_whole() {
+    use castellan_domain::log_event::LogEvent;
+    use castellan_store::LogSort;
+    use sqlx::Row;
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t = tenant(s, "rows.example").await;
+        s.insert_log_stream(t, "lst_all", &json!({"name": "all", "type": "http", "status": "active"}), 1, &[])
+            .await
+            .unwrap();
+        let mut full = LogEvent::new("s", 1_700_000_000_001);
+        full.description = Some("Success Login".into());
+        full.client_id = Some("app1".into());
+        full.client_name = Some("App \"one\"".into());
+        full.ip = Some("203.0.113.9".into());
+        full.user_agent = Some("Firefox 120".into());
+        full.user_id = Some("auth0|u1".into());
+        full.user_name = Some("u1@x.com".into());
+        full.connection = Some("Username-Password-Authentication".into());
+        full.connection_id = Some("con_1".into());
+        full.strategy = Some("auth0".into());
+        full.strategy_type = Some("database".into());
+        full.hostname = Some("rows.example".into());
+        full.audience = Some("https://api".into());
+        full.scope = Some("openid profile".into());
+        full.details = Some(json!({"prompts": [{"name": "login"}], "n": 1.5}));
+        let bare = LogEvent::new("fapi", 1_700_000_000_002);
+        let mut odd_date = LogEvent::new("seccft", 1_700_000_000_003);
+        odd_date.date = "2023-11-14T22:13:20.003456Z".into();
+        let long = (0..60).map(|i| format!("read:thing_{i}")).collect::<Vec<_>>().join(" ");
+        let mut long_scope = LogEvent::new("seccft", 1_700_000_000_004);
+        long_scope.client_id = Some("app2".into());
+        long_scope.scope = Some(long);
+        let queued = [full.clone(), bare.clone(), odd_date.clone(), long_scope.clone()];
+        let refs: Vec<(i64, &LogEvent)> = queued.iter().map(|e| (t, e)).collect();
+        s.insert_logs_grouped(&refs).await.unwrap();
+        let in_tx = LogEvent { log_id: castellan_domain::log_event::new_log_id(1_700_000_000_005), ..full.clone() };
+        let in_tx = LogEvent { date: castellan_domain::clock::format_ms(1_700_000_000_005), ..in_tx };
+        s.insert_logs(t, std::slice::from_ref(&in_tx)).await.unwrap();
+        let bulk = LogEvent { log_id: castellan_domain::log_event::new_log_id(1_700_000_000_006), ..odd_date.clone() };
+        s.insert_logs_bulk(t, std::slice::from_ref(&bulk)).await.unwrap();
+        // An older castellan's row: the whole event in its document.
+        let mut old = full.clone();
+        old.log_id = castellan_domain::log_event::new_log_id(1_700_000_000_007);
+        old.date = castellan_domain::clock::format_ms(1_700_000_000_007);
+        let raw = sqlx::AnyPool::connect(&b.url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, \
+             ip, audience, hostname, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(t)
+        .bind(old.log_id.clone())
+        .bind(1_700_000_000_007_i64)
+        .bind(old.kind.clone())
+        .bind(old.user_id.clone())
+        .bind(old.user_name.clone())
+        .bind(old.client_id.clone())
+        .bind(old.client_name.clone())
+        .bind(old.connection.clone())
+        .bind(old.ip.clone())
+        .bind(old.audience.clone())
+        .bind(old.hostname.clone())
+        .bind(serde_json::to_string(&old).unwrap())
+        .execute(&raw)
+        .await
+        .unwrap();
+        let want: Vec<LogEvent> = [&queued[..], &[in_tx, bulk, old]].concat();
+        let (found, total) =
+            s.search_logs(t, &castellan_query::Filter::All, LogSort { descending: false }, 0, 100, true).await.unwrap();
+        assert_eq!((found, total), (want.clone(), Some(want.len() as u64)), "{}", b.name);
+        assert_eq!(s.logs_after(t, "", 100).await.unwrap(), want, "{}", b.name);
+        for e in &want {
+            assert_eq!(s.get_log(t, &e.log_id).await.unwrap().as_ref(), Some(e), "{}", b.name);
+        }
+        // The stream's outbox has what was written through the queue and
+        // the change path (bulk loads and the hand-written row queue none).
+        let outbox: Vec<LogEvent> =
+            s.log_outbox_batch(t, "lst_all", i64::MAX, 100).await.unwrap().into_iter().map(|q| q.event).collect();
+        assert_eq!(outbox, want[..5].to_vec(), "{}", b.name);
+        // What the new rows' documents hold.
+        let q = format!("SELECT log_id, doc FROM logs WHERE tenant_id = {t}");
+        let docs: std::collections::HashMap<String, serde_json::Value> = sqlx::query(&q)
+            .fetch_all(&raw)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<String, _>("log_id"), serde_json::from_str(&r.get::<String, _>("doc")).unwrap()))
+            .collect();
+        let doc = |e: &LogEvent| docs[&e.log_id].clone();
+        assert_eq!(
+            doc(&full),
+            json!({"description": "Success Login", "user_agent": "Firefox 120", "connection_id": "con_1",
+                   "strategy": "auth0", "strategy_type": "database", "scope": "openid profile",
+                   "details": {"prompts": [{"name": "login"}], "n": 1.5}}),
+            "{}",
+            b.name
+        );
+        assert_eq!(doc(&bare), json!({}), "{}", b.name);
+        assert_eq!(doc(&odd_date), json!({"date": "2023-11-14T22:13:20.003456Z"}), "{}", b.name);
+        assert_eq!(doc(&long_scope), json!({}), "{}: the long scope is stored apart", b.name);
+        raw.close().await;
+    }
+    finish(bs).await;
+}
+
+/// A batch of events that cannot all be written leaves none: the insert
+/// stops at the conflict (`OR FAIL` on SQLite keeps the rows before it in
+/// the statement) and the whole transaction rolls back.
+#[tokio::test]
+async fn a_batch_of_events_is_written_whole_or_not_at_all() {
+    use castellan_domain::log_event::LogEvent;
+    use castellan_store::LogSort;
+    let bs = backends().await;
+    for b in &bs {
+        let s = &b.store;
+        let t = tenant(s, "batch.example").await;
+        let first = LogEvent::new("seccft", 1_700_000_000_001);
+        s.insert_logs(t, std::slice::from_ref(&first)).await.unwrap();
+        // Two minutes later: SQLite's writer gives an event that sorts
+        // before the newest a new id only within a minute of it.
+        let mut batch: Vec<LogEvent> = (2..40).map(|ms| LogEvent::new("seccft", 1_700_000_120_000 + ms)).collect();
+        // The 30th repeats an id already written (a back-dated event).
+        batch[29].log_id = first.log_id.clone();
+        batch[29].date = first.date.clone();
+        let refs: Vec<(i64, &LogEvent)> = batch.iter().map(|e| (t, e)).collect();
+        assert!(s.insert_logs_grouped(&refs).await.is_err(), "{}", b.name);
+        assert!(s.insert_logs_bulk(t, &batch).await.is_err(), "{}", b.name);
+        let (found, total) =
+            s.search_logs(t, &castellan_query::Filter::All, LogSort { descending: false }, 0, 100, true).await.unwrap();
+        assert_eq!((found, total), (vec![first.clone()], Some(1)), "{}", b.name);
+        // The store writes on afterwards.
+        let next = LogEvent::new("seccft", 1_700_000_000_050);
+        s.insert_logs_grouped(&[(t, &next)]).await.unwrap();
+        assert_eq!(s.logs_after(t, "", 100).await.unwrap(), vec![first, next], "{}", b.name);
+    }
+    finish(bs).await;
+}
