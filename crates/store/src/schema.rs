@@ -326,6 +326,13 @@ ALTER TABLE logs ADD COLUMN scope_ref TEXT
 CREATE TABLE store_flags (name TEXT PRIMARY KEY);
 INSERT INTO store_flags (name) SELECT 'terms_unique' WHERE NOT EXISTS (SELECT 1 FROM user_terms)
 "#,
+    // Log rows whose document leaves out what their columns hold (see
+    // `log_doc`). Nothing changes in the schema: the step is here so that
+    // a castellan from before it, which reads an event from its document
+    // alone, refuses a store holding such rows (`StoreError::Newer`).
+    r#"
+INSERT INTO store_flags (name) VALUES ('log_documents_slim')
+"#,
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {
