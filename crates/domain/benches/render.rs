@@ -39,6 +39,10 @@ fn user() -> User {
 fn bench(c: &mut Criterion) {
     let u = user();
     let doc = serde_json::to_string(&u).expect("serialize");
+    // Every log event is made with a new id and date.
+    c.bench_function("log event new (id and date)", |b| {
+        b.iter(|| castellan_domain::log_event::LogEvent::new(black_box("seccft"), black_box(1_795_426_156_762)))
+    });
     c.bench_function("user decode (stored doc -> User)", |b| b.iter(|| serde_json::from_str::<User>(black_box(&doc))));
     c.bench_function("user to_json (User -> Value)", |b| b.iter(|| black_box(&u).to_json()));
     c.bench_function("user render (User -> Value -> bytes)", |b| {
