@@ -170,8 +170,9 @@ pub fn category(kind: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod order_tests {
+mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_log_ids_time_reads_back_and_the_next_id_sorts_after_it() {
@@ -187,12 +188,6 @@ mod order_tests {
         assert_eq!(log_id_ms("junk"), None);
         assert_eq!(log_id_after("900202301010000000009999999999990"), None);
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
 
     #[test]
     fn log_ids_sort_by_time_and_are_56_digits() {

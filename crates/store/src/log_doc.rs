@@ -13,7 +13,7 @@
 //! their columns equal its fields, so one reader serves both: it takes the
 //! document and fills in what it lacks from the columns.
 
-use castellan_domain::clock::{format_ms, parse_iso_ms};
+use castellan_domain::clock::format_ms;
 use castellan_domain::log_event::LogEvent;
 use serde::Serialize;
 use serde_json::Value;
@@ -47,15 +47,11 @@ struct RowDoc<'a> {
     details: Option<&'a Value>,
 }
 
-/// The `date` column of `e`: its date in milliseconds (0 when it has none
-/// that reads as one; the document then keeps it).
-pub(crate) fn date_ms(e: &LogEvent) -> i64 {
-    parse_iso_ms(&e.date).unwrap_or(0)
-}
-
-/// `e`'s row document (`scope_stored_apart`: its scope is in `log_scopes`).
-pub(crate) fn document(e: &LogEvent, scope_stored_apart: bool) -> Result<String> {
-    let date_kept = parse_iso_ms(&e.date).map(format_ms).as_deref() != Some(e.date.as_str());
+/// `e`'s row document. `date_ms`: its date as the `date` column holds it
+/// (None when it does not read as one: the column then holds 0);
+/// `scope_stored_apart`: its scope is in `log_scopes`.
+pub(crate) fn document(e: &LogEvent, date_ms: Option<i64>, scope_stored_apart: bool) -> Result<String> {
+    let date_kept = date_ms.map(format_ms).as_deref() != Some(e.date.as_str());
     let doc = RowDoc {
         date: date_kept.then_some(e.date.as_str()),
         description: e.description.as_deref(),
@@ -103,6 +99,7 @@ pub(crate) fn event_of_row(r: &AnyRow) -> Result<LogEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use castellan_domain::clock::parse_iso_ms;
 
     #[test]
     fn a_document_leaves_out_what_the_columns_hold_and_keeps_a_date_they_cannot_give_back() {
@@ -112,17 +109,17 @@ mod tests {
         e.audience = Some("https://api".into());
         e.scope = Some("read:users".into());
         e.details = Some(serde_json::json!({"a": 1}));
-        let doc: Value = serde_json::from_str(&document(&e, false).unwrap()).unwrap();
+        let doc: Value = serde_json::from_str(&document(&e, parse_iso_ms(&e.date), false).unwrap()).unwrap();
         assert_eq!(
             doc,
             serde_json::json!({"description": "Client Credentials for Access Token", "scope": "read:users", "details": {"a": 1}})
         );
-        let doc: Value = serde_json::from_str(&document(&e, true).unwrap()).unwrap();
+        let doc: Value = serde_json::from_str(&document(&e, parse_iso_ms(&e.date), true).unwrap()).unwrap();
         assert!(doc.get("scope").is_none(), "{doc}");
         // A date with other precision, or none that reads as one, stays.
         for date in ["2023-11-14T22:13:20Z", "2023-11-14T22:13:20.123456Z", "yesterday"] {
             e.date = date.into();
-            let doc: Value = serde_json::from_str(&document(&e, false).unwrap()).unwrap();
+            let doc: Value = serde_json::from_str(&document(&e, parse_iso_ms(&e.date), false).unwrap()).unwrap();
             assert_eq!(doc["date"], date, "{date}");
         }
     }

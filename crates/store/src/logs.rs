@@ -15,7 +15,7 @@ use serde_json::Value;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use crate::docs::parse;
-use crate::log_doc::{date_ms, document, LOG_COLUMNS};
+use crate::log_doc::{document, LOG_COLUMNS};
 use crate::log_scopes::{scope_ref, store_scopes};
 use crate::sql::{Arg, Script, Sql};
 use crate::{get_i64, get_opt_str, get_str, Dialect, Result, Store, StoreError};
@@ -115,7 +115,7 @@ impl Store {
         };
         for (e, r) in events.iter().zip(&refs) {
             let e = e.borrow();
-            log_values(script.statement(insert_log(self.dialect)), tenant, e, r.as_deref())?;
+            log_values(insert_log(script), tenant, e, r.as_deref())?;
             for (id, sdoc) in streams.iter() {
                 if stream_takes(sdoc, &e.kind) {
                     let o = script.statement("INSERT INTO log_outbox (tenant_id, stream_id, log_seq) VALUES (");
@@ -221,7 +221,7 @@ pub(crate) fn log_rows<E: Borrow<LogEvent>>(
     per: usize,
 ) -> Result<()> {
     for (chunk, refs) in events.chunks(per).zip(refs.chunks(per)) {
-        let q = script.statement(insert_log(script.dialect()));
+        let q = insert_log(script);
         for (i, (e, r)) in chunk.iter().zip(refs).enumerate() {
             if i > 0 {
                 q.push(", ");
@@ -232,24 +232,30 @@ pub(crate) fn log_rows<E: Borrow<LogEvent>>(
     Ok(())
 }
 
-/// `INSERT INTO logs (…) VALUES `. On SQLite `INSERT OR FAIL`: a statement
-/// of several rows that may stop at a constraint keeps a statement journal
-/// otherwise (a copy of each page it changes, to undo that statement alone:
-/// a fifth of the SQLite time of a batch of token events), and a write that
-/// fails here rolls back its whole transaction anyway (`Write`), so nothing
-/// needs undoing by statement. PostgreSQL has no such clause or journal.
-fn insert_log(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Sqlite => "INSERT OR FAIL INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, scope_ref, doc) VALUES ",
-        Dialect::Postgres => "INSERT INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, audience, hostname, scope_ref, doc) VALUES ",
-    }
+/// Starts `INSERT INTO logs (…) VALUES ` in `script`. On SQLite `INSERT OR
+/// FAIL`: a statement of several rows that may stop at a constraint keeps a
+/// statement journal otherwise (a copy of each page it changes, to undo
+/// that statement alone: a fifth of the SQLite time of a batch of token
+/// events), and a write that fails here rolls back its whole transaction
+/// anyway (`Write`), so nothing needs undoing by statement. PostgreSQL has
+/// no such clause or journal.
+fn insert_log(script: &mut Script) -> &mut Sql {
+    let verb = match script.dialect() {
+        Dialect::Sqlite => "INSERT OR FAIL",
+        Dialect::Postgres => "INSERT",
+    };
+    script.statement(verb).push(
+        " INTO logs (tenant_id, log_id, date, type, user_id, user_name, client_id, client_name, connection, ip, \
+         audience, hostname, scope_ref, doc) VALUES ",
+    )
 }
 
 /// `(tenant_id, log_id, …, doc)` of one event, for `INSERT INTO logs`;
 /// `scope_ref` names its scope when that is stored apart (`log_scopes`).
 fn log_values(q: &mut Sql, tenant: i64, e: &LogEvent, scope_ref: Option<&str>) -> Result<()> {
-    let doc = document(e, scope_ref.is_some())?;
-    q.push("(").int(tenant).push(", ").text(&e.log_id).push(", ").int(date_ms(e));
+    let date_ms = parse_iso_ms(&e.date);
+    let doc = document(e, date_ms, scope_ref.is_some())?;
+    q.push("(").int(tenant).push(", ").text(&e.log_id).push(", ").int(date_ms.unwrap_or(0));
     q.push(", ").text(&e.kind);
     for v in [&e.user_id, &e.user_name, &e.client_id, &e.client_name, &e.connection, &e.ip, &e.audience, &e.hostname] {
         q.push(", ").arg(opt(v));
